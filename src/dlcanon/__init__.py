@@ -1,0 +1,3 @@
+"""dlcanon: the deep learning canon, runnable."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from dlcanon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""The results store: one SQLite file (WAL mode) that every run writes to and every report reads from.
+
+Tables: runs (one row per run), metrics (per-step curves and final values, step NULL for finals),
+claims (one verdict per claim per run). Writers retry on a busy database, so concurrent runs lose no rows.
+A run whose process died (SIGKILL, power loss) is still `running` in the table; `reap()` marks it
+`interrupted` once its pid is gone, and `dlcanon run --resume` continues it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    paper TEXT NOT NULL, preset TEXT NOT NULL, seed INTEGER NOT NULL, device TEXT NOT NULL,
+    config TEXT NOT NULL, versions TEXT NOT NULL, git_rev TEXT,
+    started REAL NOT NULL, finished REAL, status TEXT NOT NULL, wall_s REAL,
+    host TEXT, pid INTEGER, error TEXT
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run INTEGER NOT NULL REFERENCES runs(id), step INTEGER, name TEXT NOT NULL, value REAL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    run INTEGER NOT NULL REFERENCES runs(id), claim TEXT NOT NULL, measured REAL, threshold REAL,
+    verdict TEXT NOT NULL, statement TEXT, paper_value TEXT, scale_note TEXT
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run, name);
+CREATE INDEX IF NOT EXISTS claims_run ON claims(run);
+CREATE INDEX IF NOT EXISTS runs_paper ON runs(paper, preset, status);
+"""
+STATUSES = ("running", "finished", "failed", "interrupted")
+
+
+def home() -> Path:
+    """$DLCANON_HOME, else ~/.local/share/dlcanon: the store, run folders and the data cache live here."""
+    env = os.environ.get("DLCANON_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "dlcanon"
+
+
+def default_path() -> Path:
+    return home() / "results.sqlite"
+
+
+class Store:
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            self._retry(lambda: db.executescript(SCHEMA))
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @staticmethod
+    def _retry(fn, tries: int = 50):
+        for i in range(tries):
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e) or i == tries - 1:
+                    raise
+                time.sleep(0.05 * (i + 1))
+
+    @contextmanager
+    def _write(self):
+        """One IMMEDIATE transaction: takes the write lock up front, so writers queue instead of failing."""
+        db = self._connect()
+        try:
+            self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        finally:
+            db.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def start_run(self, paper: str, preset: str, seed: int, device: str, config: dict, versions: dict,
+                  git_rev: str | None) -> int:
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO runs (paper, preset, seed, device, config, versions, git_rev, started, status,"
+                " host, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (paper, preset, seed, device, json.dumps(config, sort_keys=True), json.dumps(versions),
+                 git_rev, time.time(), "running", socket.gethostname(), os.getpid()))
+            return int(cur.lastrowid)
+
+    def reopen_run(self, run_id: int, from_step: int) -> None:
+        """Resume: the run is ours again; curve points logged after the checkpoint are dropped."""
+        with self._write() as db:
+            db.execute("UPDATE runs SET status='running', pid=?, host=?, finished=NULL, error=NULL WHERE id=?",
+                       (os.getpid(), socket.gethostname(), run_id))
+            db.execute("DELETE FROM metrics WHERE run=? AND (step IS NULL OR step > ?)", (run_id, from_step))
+            db.execute("DELETE FROM claims WHERE run=?", (run_id,))
+
+    def log_metrics(self, run_id: int, rows: list[tuple[int | None, str, float]]) -> None:
+        if rows:
+            with self._write() as db:
+                db.executemany("INSERT INTO metrics (run, step, name, value) VALUES (?,?,?,?)",
+                               [(run_id, s, n, float(v)) for s, n, v in rows])
+
+    def finish_run(self, run_id: int, status: str, wall_s: float, metrics: dict[str, float] | None = None,
+                   claims: list[dict] | None = None, error: str | None = None) -> None:
+        assert status in STATUSES, status
+        with self._write() as db:
+            if metrics:
+                db.executemany("INSERT INTO metrics (run, step, name, value) VALUES (?,NULL,?,?)",
+                               [(run_id, k, float(v)) for k, v in metrics.items()])
+            for c in claims or []:
+                db.execute("INSERT INTO claims (run, claim, measured, threshold, verdict, statement, paper_value,"
+                           " scale_note) VALUES (?,?,?,?,?,?,?,?)",
+                           (run_id, c["claim"], c["measured"], c["threshold"], c["verdict"], c["statement"],
+                            c["paper_value"], c["scale_note"]))
+            db.execute("UPDATE runs SET status=?, finished=?, wall_s=?, error=? WHERE id=?",
+                       (status, time.time(), wall_s, error, run_id))
+
+    # -- reading -------------------------------------------------------------------------------
+    def reap(self) -> int:
+        """Mark `running` rows of this host whose process is gone as `interrupted`. Returns how many."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, pid FROM runs WHERE status='running' AND host=?",
+                              (socket.gethostname(),)).fetchall()
+        dead = [r["id"] for r in rows if not _alive(r["pid"])]
+        if dead:
+            with self._write() as db:
+                db.executemany("UPDATE runs SET status='interrupted' WHERE id=? AND status='running'",
+                               [(i,) for i in dead])
+        return len(dead)
+
+    def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        db = self._connect()
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def runs(self, paper: str | None = None, limit: int = 50) -> list[sqlite3.Row]:
+        self.reap()
+        if paper:
+            return self.query("SELECT * FROM runs WHERE paper=? ORDER BY id DESC LIMIT ?", (paper, limit))
+        return self.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
+
+    def run(self, run_id: int) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM runs WHERE id=?", (run_id,))
+        return rows[0] if rows else None
+
+    def final_metrics(self, run_id: int) -> dict[str, float]:
+        rows = self.query("SELECT name, value FROM metrics WHERE run=? AND step IS NULL", (run_id,))
+        return {r["name"]: r["value"] for r in rows}
+
+    def curves(self, run_id: int) -> dict[str, list[tuple[int, float]]]:
+        out: dict[str, list[tuple[int, float]]] = {}
+        for r in self.query("SELECT step, name, value FROM metrics WHERE run=? AND step IS NOT NULL "
+                            "ORDER BY rowid", (run_id,)):
+            out.setdefault(r["name"], []).append((r["step"], r["value"]))
+        return out
+
+    def claims(self, run_id: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM claims WHERE run=? ORDER BY rowid", (run_id,))
+
+    def latest_finished(self, paper: str, preset: str | None = None) -> sqlite3.Row | None:
+        sql = "SELECT * FROM runs WHERE paper=? AND status='finished'"
+        args: tuple = (paper,)
+        if preset:
+            sql += " AND preset=?"
+            args += (preset,)
+        rows = self.query(sql + " ORDER BY id DESC LIMIT 1", args)
+        return rows[0] if rows else None
+
+    def latest_resumable(self, paper: str, preset: str, seed: int) -> sqlite3.Row | None:
+        self.reap()
+        rows = self.query("SELECT * FROM runs WHERE paper=? AND preset=? AND seed=? AND status IN "
+                          "('interrupted','failed') ORDER BY id DESC LIMIT 1", (paper, preset, seed))
+        return rows[0] if rows else None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (killed child not yet waited for) still answers kill(0); it is not running
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
