@@ -3,8 +3,8 @@
 `save(dir, state)` takes any nesting of dicts, lists, tensors, numpy arrays and JSON scalars (a model's
 state_dict, an optimiser's state_dict, RNG states) and writes `tensors-<sha>.safetensors`, then
 `state.json` naming that file (each written to a temporary name and renamed). state.json is the commit
-point: a run killed mid-save leaves the previous checkpoint whole. `load(dir)` rebuilds the same nesting. A file that fails to parse or whose checksum does
-not match is refused with CheckpointError.
+point: a run killed mid-save leaves the previous checkpoint whole. `load(dir)` rebuilds the same nesting;
+a file that fails to parse or whose checksum does not match is refused with CheckpointError.
 """
 
 from __future__ import annotations

@@ -87,6 +87,10 @@ class Store:
         finally:
             db.close()
 
+    def run_dir(self, run_id: int) -> Path:
+        """A run's folder (plots, result.json, checkpoint) sits beside the store that recorded it."""
+        return self.path.parent / "runs" / str(run_id)
+
     # -- writing -------------------------------------------------------------------------------
     def start_run(self, paper: str, preset: str, seed: int, device: str, config: dict, versions: dict,
                   git_rev: str | None) -> int:

@@ -28,7 +28,7 @@ import torch
 from . import checkpoint
 from .paper import ConfigError, Paper
 from .progress import Bar
-from .results import Store, home
+from .results import Store
 
 
 class ResumeError(RuntimeError):
@@ -170,10 +170,6 @@ class RunResult:
         return all(c["verdict"] != "fail" for c in self.claims)
 
 
-def run_dir(run_id: int) -> Path:
-    return home() / "runs" / str(run_id)
-
-
 def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "auto",
             overrides: dict[str, str] | None = None, resume: bool = False, store: Store | None = None,
             threads: int = 1, quiet: bool = False) -> RunResult:
@@ -194,14 +190,14 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
                               f"or start a new run without --resume")
         run_id = row["id"]
         step = 0
-        if checkpoint.exists(run_dir(run_id) / "checkpoint"):
-            ck = checkpoint.load(run_dir(run_id) / "checkpoint")   # raises CheckpointError if corrupted
+        if checkpoint.exists(store.run_dir(run_id) / "checkpoint"):
+            ck = checkpoint.load(store.run_dir(run_id) / "checkpoint")   # raises CheckpointError if corrupted
             step, elapsed_before = ck["step"], ck["elapsed"]
             resume_state = (ck["step"], ck["state"], ck["rng"])
         store.reopen_run(run_id, from_step=step)
     else:
         run_id = store.start_run(paper.id, preset, seed, str(dev), config, versions(), git_rev())
-    ctx = RunContext(paper.id, preset, seed, dev, run_id, run_dir(run_id), store, quiet=quiet,
+    ctx = RunContext(paper.id, preset, seed, dev, run_id, store.run_dir(run_id), store, quiet=quiet,
                      elapsed_before=elapsed_before)
     seed_everything(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)

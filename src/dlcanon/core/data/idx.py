@@ -6,8 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import (DataUnavailable, cached, check_sha256, download, find_file, online_allowed, read_maybe_gzip,
-               search_dirs, user_data_dir)
+from . import (
+    DataUnavailable,
+    cached,
+    check_sha256,
+    download,
+    find_file,
+    online_allowed,
+    read_maybe_gzip,
+    search_dirs,
+    user_data_dir,
+)
 
 
 def parse_idx(data: bytes) -> np.ndarray:

@@ -1,0 +1,485 @@
+"""The dlcanon command line: browse the canon, run and reproduce its papers, report what was measured.
+
+Every user mistake ends in one line on stderr and exit status 2; data that is missing names the command
+that installs it. Output that is data takes --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .catalog import TIERS, CatalogError, load_catalog
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def _emit_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _table(headers: list[str], rows: list[list], title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, show_lines=False, header_style="bold")
+    for h in headers:
+        t.add_column(h, overflow="fold")
+    for r in rows:
+        t.add_row(*[str(x) for x in r])
+    Console(width=None if sys.stdout.isatty() else 200).print(t)
+
+
+def _catalog():
+    from .core.registry import implemented
+
+    cat = load_catalog()
+    cat.validate(implemented=implemented())
+    return cat
+
+
+def _entry_or_error(cat, pid: str):
+    if pid not in cat:
+        near = cat.nearest(pid)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise UserError(f"unknown paper id {pid!r}{hint} (`dlcanon list` shows them all)")
+    return cat[pid]
+
+
+def _paper(pid: str):
+    from .core import registry
+
+    cat = load_catalog()
+    if pid not in registry.implemented():
+        if pid in cat:
+            raise UserError(f"{pid} is in the catalog but not implemented yet; implemented: "
+                            f"{', '.join(registry.implemented())}")
+        _entry_or_error(cat, pid)
+    return registry.get(pid)
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for p in pairs or []:
+        if "=" not in p or p.startswith("="):
+            raise UserError(f"--set expects field=value, got {p!r}")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _store():
+    from .core.results import Store
+
+    return Store()
+
+
+# -- commands ----------------------------------------------------------------------------------------
+def cmd_list(a) -> int:
+    from .core.registry import implemented
+
+    cat = _catalog()
+    if a.era and a.era not in cat.eras:
+        raise UserError(f"unknown era {a.era!r}; eras: {', '.join(cat.eras)}")
+    done = set(implemented())
+    entries = cat.filter(era=a.era, tier=a.tier, concept=a.concept)
+    if a.status:
+        entries = [e for e in entries if (e.id in done) == (a.status == "implemented")]
+    if a.json:
+        _emit_json([{**_entry_dict(e), "implemented": e.id in done} for e in entries])
+        return 0
+    rows = [[e.id, e.year, e.title[:70], ",".join(e.tiers), "implemented" if e.id in done else "-"] for e in entries]
+    _table(["id", "year", "title", "tiers", "status"], rows, title=f"{len(entries)} papers")
+    return 0
+
+
+def _entry_dict(e) -> dict:
+    return {"id": e.id, "year": e.year, "title": e.title, "authors": list(e.authors), "url": e.url, "era": e.era,
+            "tiers": list(e.tiers), "concepts": list(e.concepts), "question": e.question,
+            "builds_on": list(e.builds_on), "title_zh": e.title_zh}
+
+
+def cmd_show(a) -> int:
+    from .core import registry
+
+    cat = _catalog()
+    e = _entry_or_error(cat, a.id)
+    info = _entry_dict(e)
+    info["led_to"] = cat.led_to(e.id)
+    info["implemented"] = e.id in registry.implemented()
+    if info["implemented"]:
+        paper = registry.get(e.id)
+        info["claims"] = [{"name": c.name, "statement": c.statement, "paper_value": c.paper_value,
+                           "scale_note": c.scale_note, "known_fail": c.known_fail} for c in paper.claims]
+        store = _store()
+        info["latest"] = {}
+        for preset in ("quick", "full", "smoke"):
+            run = store.latest_finished(e.id, preset)
+            if run is not None:
+                info["latest"][preset] = {"run": run["id"], "wall_s": run["wall_s"],
+                                          "claims": [dict(c) for c in store.claims(run["id"])]}
+    if a.json:
+        _emit_json(info)
+        return 0
+    print(f"{e.id} ({e.year}) — {e.title}")
+    print(f"  authors:    {', '.join(e.authors)}")
+    print(f"  url:        {e.url}")
+    print(f"  era:        {cat.eras[e.era].name}   tiers: {', '.join(e.tiers)}")
+    print(f"  concepts:   {', '.join(e.concepts)}")
+    print(f"  question:   {e.question}")
+    print(f"  builds on:  {', '.join(e.builds_on) or '-'}")
+    print(f"  led to:     {', '.join(info['led_to']) or '-'}")
+    if not info["implemented"]:
+        print("  status:     not implemented yet")
+        return 0
+    print(f"  status:     implemented — `dlcanon run {e.id}`")
+    for c in info["claims"]:
+        print(f"  claim {c['name']}: {c['statement']}   (paper: {c['paper_value']})")
+        if c["known_fail"]:
+            print(f"      known not to reproduce here: {c['known_fail']}")
+    for preset, run in info["latest"].items():
+        verdicts = ", ".join(f"{c['claim']}={c['verdict']}" for c in run["claims"])
+        print(f"  latest {preset}: run {run['run']}, {run['wall_s']:.1f} s — {verdicts}")
+    return 0
+
+
+def _claim_rows(result) -> list[list]:
+    from .report import fmt
+
+    return [[result.paper, c["claim"], c["paper_value"], f"{fmt(c['measured'])}  ({c['statement']})",
+             c["verdict"], f"{result.wall_s:.1f} s"] for c in result.claims]
+
+
+CLAIM_HEADERS = ["paper", "claim", "the paper", "ours", "verdict", "wall"]
+
+
+def cmd_run(a) -> int:
+    from .core import runtime
+
+    paper = _paper(a.id)
+    threads = a.threads or runtime.default_threads()
+    t0 = time.perf_counter()
+    if not a.json:
+        print(f"running {a.id} (preset {a.preset}, seed {a.seed}, {threads} thread(s)) ...", file=sys.stderr)
+    result = runtime.execute(paper, a.preset, seed=a.seed, device=a.device, overrides=_overrides(a.set),
+                             resume=a.resume, threads=threads, quiet=a.json)
+    if a.json:
+        _emit_json({"run": result.run_id, "paper": result.paper, "preset": result.preset, "seed": result.seed,
+                    "device": result.device, "wall_s": result.wall_s, "metrics": result.metrics,
+                    "claims": result.claims, "folder": str(result.out_dir)})
+    else:
+        _table(CLAIM_HEADERS, _claim_rows(result), title=f"run {result.run_id}: {a.id} ({a.preset})")
+        print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items())))
+        print(f"files:   {result.out_dir}   ({time.perf_counter() - t0:.1f} s)")
+    return 0 if result.ok else 1
+
+
+def _reproduce_one(args: tuple) -> dict:
+    """One paper in a worker process (one torch thread)."""
+    pid, preset, seed, device = args
+    from .core import registry, runtime
+    from .core.data import DataUnavailable
+
+    try:
+        r = runtime.execute(registry.get(pid), preset, seed=seed, device=device, threads=1, quiet=True)
+        return {"paper": pid, "run": r.run_id, "wall_s": r.wall_s, "claims": r.claims, "error": None}
+    except DataUnavailable as e:
+        return {"paper": pid, "run": None, "wall_s": 0.0, "claims": [], "error": str(e)}
+    except Exception as e:  # a crash in one paper must not hide the others' results
+        return {"paper": pid, "run": None, "wall_s": 0.0, "claims": [], "error": f"{type(e).__name__}: {e}"}
+
+
+def cmd_reproduce(a) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .core import registry
+    from .report import fmt
+
+    ids = a.ids or registry.implemented()
+    for pid in ids:
+        _paper(pid).config(a.preset)                  # unknown ids and presets fail here, before any work
+    if a.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {a.jobs}")
+    jobs = [(pid, a.preset, a.seed, a.device) for pid in ids]
+    print(f"reproducing {len(ids)} paper(s), preset {a.preset}, {a.jobs} job(s) ...", file=sys.stderr)
+    t0 = time.perf_counter()
+    results = []
+    if a.jobs == 1:
+        for j in jobs:
+            results.append(_reproduce_one(j))
+            _progress_line(results[-1])
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
+            for r in pool.map(_reproduce_one, jobs):
+                results.append(r)
+                _progress_line(r)
+    rows, bad = [], 0
+    for r in results:
+        if r["error"]:
+            bad += 1
+            rows.append([r["paper"], "(run failed)", "", r["error"][:160], "error", "-"])
+        for c in r["claims"]:
+            bad += c["verdict"] == "fail"
+            rows.append([r["paper"], c["claim"], c["paper_value"], f"{fmt(c['measured'])}  ({c['statement']})",
+                         c["verdict"], f"{r['wall_s']:.1f} s"])
+    if a.json:
+        _emit_json(results)
+    else:
+        _table(CLAIM_HEADERS, rows, title=f"dlcanon reproduce ({a.preset})")
+        n = sum(len(r["claims"]) for r in results)
+        print(f"{n} claims in {len(ids)} papers, {bad} failing, {time.perf_counter() - t0:.1f} s in all")
+    return 1 if bad else 0
+
+
+def _progress_line(r: dict) -> None:
+    if r["error"]:
+        print(f"  {r['paper']}: ERROR {r['error']}", file=sys.stderr)
+    else:
+        v = [c["verdict"] for c in r["claims"]]
+        print(f"  {r['paper']}: {v.count('pass')}/{len(v)} claims pass ({r['wall_s']:.1f} s)", file=sys.stderr)
+
+
+def cmd_results(a) -> int:
+    store = _store()
+    if a.run is not None:
+        run = store.run(a.run)
+        if run is None:
+            raise UserError(f"no run {a.run} in {store.path}")
+        info = {**dict(run), "config": json.loads(run["config"]), "metrics": store.final_metrics(a.run),
+                "claims": [dict(c) for c in store.claims(a.run)]}
+        if a.json:
+            _emit_json(info)
+            return 0
+        for k in ("id", "paper", "preset", "seed", "device", "status", "wall_s", "git_rev", "error"):
+            print(f"{k:8s} {info[k]}")
+        print("config   " + ", ".join(f"{k}={v}" for k, v in info["config"].items()))
+        print("metrics  " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(info["metrics"].items())))
+        for c in info["claims"]:
+            print(f"claim    {c['claim']}: {c['statement']} measured {c['measured']:.4g} -> {c['verdict']}")
+        return 0
+    if a.id:
+        from .core import registry
+
+        if a.id not in registry.implemented():
+            _paper(a.id)
+    rows = store.runs(a.id, limit=a.limit)
+    if a.json:
+        _emit_json([dict(r) for r in rows])
+        return 0
+    table = []
+    for r in rows:
+        verdicts = [c["verdict"] for c in store.claims(r["id"])]
+        summary = f"{verdicts.count('pass')}/{len(verdicts)} pass" if verdicts else "-"
+        wall = f"{r['wall_s']:.1f} s" if r["wall_s"] is not None else "-"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"]))
+        table.append([r["id"], r["paper"], r["preset"], r["seed"], r["device"], r["status"], summary, wall, when])
+    _table(["run", "paper", "preset", "seed", "device", "status", "claims", "wall", "started"], table,
+           title=f"runs in {store.path}")
+    return 0
+
+
+def cmd_report(a) -> int:
+    from .core.results import home
+    from .report import update_docs, write_report
+
+    store = _store()
+    out = Path(a.out) if a.out else home() / "report"
+    md, page = write_report(store, out)
+    print(f"report: {md}\n        {page}")
+    if not a.no_docs:
+        changed = update_docs(store)
+        for p in changed:
+            print(f"updated {p}")
+        if not changed:
+            print("README.md and notes.md tables already up to date")
+    return 0
+
+
+def cmd_bib(a) -> int:
+    from .catalog.export import bibtex
+
+    cat = _catalog()
+    if a.tier and a.tier not in TIERS:
+        raise UserError(f"unknown tier {a.tier!r}; tiers: {', '.join(TIERS)}")
+    entries = [_entry_or_error(cat, i) for i in a.ids] if a.ids else cat.filter(tier=a.tier)
+    sys.stdout.write(bibtex(entries))
+    return 0
+
+
+def cmd_authors(a) -> int:
+    from .catalog.export import author_stats
+
+    cat = _catalog()
+    stats = author_stats(cat.filter(tier=a.tier), top=a.top)
+    if a.json:
+        _emit_json(stats)
+        return 0
+    print(f"{stats['papers']} papers, {stats['authors']} distinct authors, "
+          f"mean team size {stats['mean_team_size']}")
+    _table(["author", "papers"], [[r["author"], r["papers"]] for r in stats["most_papers"]], "most papers")
+    _table(["collaborators", "papers together"],
+           [[" & ".join(r["authors"]), r["papers"]] for r in stats["collaborations"]], "most frequent collaborations")
+    return 0
+
+
+def cmd_graph(a) -> int:
+    from .catalog.export import graph
+
+    cat = _catalog()
+    sys.stdout.write(graph(cat.filter(tier=a.tier, era=a.era), a.format))
+    return 0
+
+
+def cmd_data(a) -> int:
+    from .core.data.sources import SOURCES, install_mnist, run_system_install
+
+    if a.action == "install":
+        if not a.no_system:
+            script = Path(__file__).resolve().parents[2] / "scripts" / "install-system-data.sh"
+            if not script.exists():
+                raise UserError(f"{script} not found: run `dlcanon data install` from a source checkout, "
+                                f"or pass --no-system and install the Debian packages yourself")
+            rc = run_system_install(script)
+            if rc != 0:
+                print(f"dlcanon: system data install exited {rc}", file=sys.stderr)
+                return rc
+        install_mnist()
+        a.action = "status"
+    rows = []
+    for s in SOURCES:
+        ok, where = s.status()
+        rows.append({"source": s.name, "present": ok, "where": where, "used_by": s.used_by})
+    if a.json:
+        _emit_json(rows)
+    else:
+        _table(["source", "present", "where / how to install", "used by"],
+               [[r["source"], "yes" if r["present"] else "NO", r["where"], r["used_by"]] for r in rows])
+    return 0 if all(r["present"] for r in rows) or not a.strict else 1
+
+
+# -- parser ------------------------------------------------------------------------------------------
+def build_parser() -> Parser:
+    p = Parser(prog="dlcanon", description="The deep learning canon, runnable: browse the papers, run their "
+               "systems, check their claims.",
+               epilog="Start with `dlcanon list`, `dlcanon show lecun1989`, `dlcanon run lecun1989`.")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"dlcanon {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    s = sub.add_parser("list", help="list papers in the catalog (filter by era, tier, status, concept)")
+    s.add_argument("--era", help="an era id (see `dlcanon list --json` or eras.toml)")
+    s.add_argument("--tier", choices=TIERS, help="which seed list the paper comes from")
+    s.add_argument("--status", choices=["implemented", "planned"], help="implemented here or not yet")
+    s.add_argument("--concept", help="substring of a key concept, e.g. convolution")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_list)
+
+    s = sub.add_parser("show", help="one paper: facts, question, links, claims, latest results")
+    s.add_argument("id", help="paper id, e.g. lecun1989")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_show)
+
+    s = sub.add_parser("run", help="run one paper's experiment and check its claims")
+    s.add_argument("id", help="paper id (implemented ones: `dlcanon list --status implemented`)")
+    s.add_argument("--preset", default="quick", help="smoke (seconds), quick (CPU, <1 min, claims judged), "
+                   "full (closer to the paper; GPU)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+    s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a Config field (repeatable)")
+    s.add_argument("--resume", action="store_true", help="continue the latest interrupted run of this paper, "
+                   "preset and seed from its last checkpoint")
+    s.add_argument("--threads", type=int, help="torch threads (default 1, or $DLCANON_THREADS)")
+    s.add_argument("--json", action="store_true", help="print the result as JSON")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("reproduce", help="run papers (all implemented by default) and print every claim's verdict")
+    s.add_argument("ids", nargs="*", help="paper ids (default: every implemented paper)")
+    s.add_argument("--preset", default="quick", help="smoke | quick | full (default quick)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+    s.add_argument("--jobs", type=int, default=1, help="papers run in parallel, one torch thread each")
+    s.add_argument("--json", action="store_true", help="print results as JSON")
+    s.set_defaults(fn=cmd_reproduce)
+
+    s = sub.add_parser("results", help="runs recorded in the results store")
+    s.add_argument("id", nargs="?", help="only this paper's runs")
+    s.add_argument("--run", type=int, help="details of one run (metrics, claims, config)")
+    s.add_argument("--limit", type=int, default=30, help="how many runs to list (default 30)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_results)
+
+    s = sub.add_parser("report", help="write a Markdown+HTML report and refresh the README and notes.md tables")
+    s.add_argument("--out", help="report folder (default $DLCANON_HOME/report)")
+    s.add_argument("--no-docs", action="store_true", help="do not rewrite README.md / notes.md tables")
+    s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("bib", help="BibTeX for papers (ids, or a whole tier, or everything)")
+    s.add_argument("ids", nargs="*", help="paper ids")
+    s.add_argument("--tier", help=f"one of {', '.join(TIERS)}")
+    s.set_defaults(fn=cmd_bib)
+
+    s = sub.add_parser("authors", help="author statistics across the catalog: most papers, collaborators")
+    s.add_argument("--tier", choices=TIERS, help="only papers of this tier (e.g. top100)")
+    s.add_argument("--top", type=int, default=15, help="rows per table (default 15)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_authors)
+
+    s = sub.add_parser("graph", help="the builds-on graph as DOT (Graphviz) or Mermaid")
+    s.add_argument("--format", choices=["dot", "mermaid"], default="dot", help="output format (default dot)")
+    s.add_argument("--tier", choices=TIERS, help="only papers of this tier")
+    s.add_argument("--era", help="only papers of this era")
+    s.set_defaults(fn=cmd_graph)
+
+    s = sub.add_parser("data", help="data sources: status, or install them")
+    s.add_argument("action", choices=["status", "install"], help="status: what is present; install: get it")
+    s.add_argument("--no-system", action="store_true", help="install: skip the Debian packages (apt)")
+    s.add_argument("--strict", action="store_true", help="status: exit 1 if any source is missing")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_data)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .core.checkpoint import CheckpointError
+    from .core.data import DataUnavailable
+    from .core.paper import ConfigError
+    from .core.registry import UnknownPaper
+    from .core.runtime import ResumeError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.fn(args)
+    except (UserError, ConfigError, UnknownPaper, ResumeError, CheckpointError, CatalogError) as e:
+        print(f"dlcanon {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataUnavailable as e:
+        print(f"dlcanon {args.command}: data missing: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"dlcanon {args.command}: interrupted; `dlcanon run ... --resume` continues a run", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
