@@ -44,6 +44,8 @@ def author_stats(entries: list[Entry], top: int = 15) -> dict:
     for e in entries:
         keys = []
         for a in e.authors:
+            if a == "others":                   # BibTeX's marker for an abridged list, not a person
+                continue
             k = author_key(a)
             display.setdefault(k, a)
             if len(a) > len(display[k]):
