@@ -23,8 +23,7 @@ $(VENV)/.installed: pyproject.toml
 
 data: venv
 	scripts/install-system-data.sh
-	$(BIN)/dlcanon data install --no-system
-	$(BIN)/dlcanon data status --strict
+	$(BIN)/dlcanon data install --no-system --strict
 
 reproduce: setup
 	$(BIN)/dlcanon reproduce --jobs $(JOBS)

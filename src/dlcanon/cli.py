@@ -451,7 +451,7 @@ def build_parser() -> Parser:
     s = sub.add_parser("data", help="data sources: status, or install them")
     s.add_argument("action", choices=["status", "install"], help="status: what is present; install: get it")
     s.add_argument("--no-system", action="store_true", help="install: skip the Debian packages (apt)")
-    s.add_argument("--strict", action="store_true", help="status: exit 1 if any source is missing")
+    s.add_argument("--strict", action="store_true", help="exit 1 if any source is (still) missing")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_data)
     return p

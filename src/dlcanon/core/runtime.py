@@ -191,7 +191,10 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
         run_id = row["id"]
         step = 0
         if checkpoint.exists(store.run_dir(run_id) / "checkpoint"):
-            ck = checkpoint.load(store.run_dir(run_id) / "checkpoint")   # raises CheckpointError if corrupted
+            try:
+                ck = checkpoint.load(store.run_dir(run_id) / "checkpoint")
+            except checkpoint.CheckpointError as e:
+                raise checkpoint.CheckpointError(f"{e}; run without --resume to start afresh") from None
             step, elapsed_before = ck["step"], ck["elapsed"]
             resume_state = (ck["step"], ck["state"], ck["rng"])
         store.reopen_run(run_id, from_step=step)
