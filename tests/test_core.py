@@ -34,6 +34,13 @@ def test_claim_compares_metric_and_difference_of_arms():
         c.measure({"cnn_err": 0.1})
 
 
+def test_claim_judged_only_on_full_tolerates_missing_metric_in_quick():
+    c = Claim("big", "fashion_acc", ">=", 0.7, "p", "s", judged_on=("full",))
+    value, verdict = c.verdict({}, "quick")
+    assert verdict == "unjudged" and math.isnan(value)
+    assert c.verdict({"fashion_acc": 0.5}, "full")[1] == "fail"
+
+
 def test_known_fail_claim_is_marked_not_hidden():
     c = Claim("hard", "x", ">=", 1.0, "p", "s", known_fail="too small a model")
     assert c.verdict({"x": 0.5}, "quick")[1] == "known-fail"

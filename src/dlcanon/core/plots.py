@@ -37,7 +37,7 @@ def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: s
 
 
 def new_figure(*args, **kwargs):
-    """plt.subplots for papers that draw their own figures (save with ctx.save_figure)."""
+    """plt.subplots for papers that draw their own figures (then `save(fig, ctx.path("name.png"))`)."""
     return plt.subplots(*args, **kwargs)
 
 

@@ -8,6 +8,9 @@ A paper's `run(cfg, ctx)` trains and measures; it talks to the outside only thro
     ctx.restore() -> (step, state) | None     on --resume, the last checkpoint (RNG states restored)
     ctx.path(name)                            a file in this run's folder, for figures and samples
 and returns a flat dict of final metrics, which the claims judge.
+
+Steps are one counter per run: on resume, every curve point logged after the checkpoint's step is dropped
+(it will be logged again), so a multi-stage experiment logs all its stages against one global step.
 """
 
 from __future__ import annotations
