@@ -1,4 +1,7 @@
-"""Test session set-up: a private DLCANON_HOME (results store, run folders), real data still found, 1 thread."""
+"""Test session set-up: a private DLCANON_HOME (results store and run folders) and one torch thread.
+
+The data (~/.local/share/dlcanon/data, system paths) and the parsed-data cache are found as usual.
+"""
 
 import os
 import shutil
@@ -14,12 +17,7 @@ _TMP_HOME = Path(tempfile.mkdtemp(prefix="dlcanon_test_home_"))
 
 def pytest_configure(config):
     sys.path.insert(0, str(Path(__file__).parent / "src"))
-    from dlcanon.core.data import cache_dir, user_data_dir
-
-    real_data, real_cache = user_data_dir(), cache_dir()
-    os.environ["DLCANON_HOME"] = str(_TMP_HOME)          # results store and run folders: private to the session
-    os.environ["DLCANON_CACHE"] = str(real_cache)        # parsed data cache: shared (keyed by checksum)
-    os.environ["DLCANON_DATA"] = os.pathsep.join(filter(None, [os.environ.get("DLCANON_DATA"), str(real_data)]))
+    os.environ["DLCANON_HOME"] = str(_TMP_HOME)
     torch.set_num_threads(1)
 
 

@@ -173,10 +173,12 @@ def cmd_run(a) -> int:
 
     paper = _paper(a.id)
     threads = a.threads or runtime.default_threads()
+    overrides = _overrides(a.set)
+    paper.config(a.preset, overrides)                 # a bad preset or override fails before any output
     t0 = time.perf_counter()
     if not a.json:
         print(f"running {a.id} (preset {a.preset}, seed {a.seed}, {threads} thread(s)) ...", file=sys.stderr)
-    result = runtime.execute(paper, a.preset, seed=a.seed, device=a.device, overrides=_overrides(a.set),
+    result = runtime.execute(paper, a.preset, seed=a.seed, device=a.device, overrides=overrides,
                              resume=a.resume, threads=threads, quiet=a.json)
     if a.json:
         _emit_json({"run": result.run_id, "paper": result.paper, "preset": result.preset, "seed": result.seed,

