@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent.parent
 MARK = {"claims": ("<!-- claims:start -->", "<!-- claims:end -->"),
         "results": ("<!-- results:start -->", "<!-- results:end -->")}
-BADGE = {"pass": "pass", "fail": "**FAIL**", "known-fail": "known-fail", "unjudged": "-"}
+BADGE = {"pass": "pass", "fail": "**FAIL**", "known-fail": "known-fail", "unjudged": "not judged"}
 
 
 def fmt(x: float | None) -> str:
