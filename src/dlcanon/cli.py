@@ -29,7 +29,9 @@ class Parser(argparse.ArgumentParser):
 
 # -- helpers -----------------------------------------------------------------------------------------
 def _emit_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str)
+    from .core.results import json_safe
+
+    json.dump(json_safe(obj), sys.stdout, indent=2, default=str, allow_nan=False)
     sys.stdout.write("\n")
 
 

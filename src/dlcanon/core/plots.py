@@ -9,10 +9,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+MAX_PANELS = 12
+
 
 def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: str = "") -> Path | None:
-    """One panel per curve (step on x). Returns the file written, or None when there is nothing to draw."""
+    """One panel per curve (step on x), at most MAX_PANELS (the longest curves). Returns the file written,
+    or None when there is nothing to draw. Papers draw their own, more telling figures beside this one."""
     curves = {k: v for k, v in curves.items() if len(v) > 1}
+    if len(curves) > MAX_PANELS:
+        keep = sorted(curves, key=lambda k: -len(curves[k]))[:MAX_PANELS]
+        curves = {k: curves[k] for k in keep}
     if not curves:
         return None
     n = len(curves)

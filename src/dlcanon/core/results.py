@@ -9,6 +9,7 @@ A run whose process died (SIGKILL, power loss) is still `running` in the table; 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -98,7 +99,7 @@ class Store:
             cur = db.execute(
                 "INSERT INTO runs (paper, preset, seed, device, config, versions, git_rev, started, status,"
                 " host, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (paper, preset, seed, device, json.dumps(config, sort_keys=True), json.dumps(versions),
+                (paper, preset, seed, device, json.dumps(json_safe(config), sort_keys=True), json.dumps(versions),
                  git_rev, time.time(), "running", socket.gethostname(), os.getpid()))
             return int(cur.lastrowid)
 
@@ -189,6 +190,17 @@ class Store:
         rows = self.query("SELECT * FROM runs WHERE paper=? AND preset=? AND seed=? AND status IN "
                           "('interrupted','failed') ORDER BY id DESC LIMIT 1", (paper, preset, seed))
         return rows[0] if rows else None
+
+
+def json_safe(obj):
+    """NaN and infinities become null, so every JSON we write is strict JSON (browsers refuse NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def _alive(pid: int | None) -> bool:

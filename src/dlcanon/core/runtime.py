@@ -31,7 +31,7 @@ import torch
 from . import checkpoint
 from .paper import ConfigError, Paper
 from .progress import Bar
-from .results import Store
+from .results import Store, json_safe
 
 
 class ResumeError(RuntimeError):
@@ -188,7 +188,7 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
         if row is None:
             raise ResumeError(f"no interrupted run of {paper.id} (preset {preset}, seed {seed}) to resume; "
                               f"run it without --resume")
-        if json.loads(row["config"]) != json.loads(json.dumps(config, sort_keys=True)):
+        if json.loads(row["config"]) != json_safe(config):
             raise ResumeError(f"run {row['id']} used a different config; resume with the same --set values "
                               f"or start a new run without --resume")
         run_id = row["id"]
@@ -206,7 +206,9 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
     ctx = RunContext(paper.id, preset, seed, dev, run_id, store.run_dir(run_id), store, quiet=quiet,
                      elapsed_before=elapsed_before)
     seed_everything(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if dev.type == "cuda":                            # CPU kernels are deterministic at a fixed thread count
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
     if resume_state is not None:
         set_rng_state(resume_state[2])
         ctx._resume = resume_state[:2]
@@ -234,7 +236,7 @@ def _write_summary(ctx: RunContext, metrics: dict, claims: list[dict], wall: flo
     plot_curves(ctx.store.curves(ctx.run_id), ctx.path("curves.png"), f"{ctx.paper} ({ctx.preset})")
     summary = {"run": ctx.run_id, "paper": ctx.paper, "preset": ctx.preset, "seed": ctx.seed,
                "device": str(ctx.device), "wall_s": wall, "metrics": metrics, "claims": claims}
-    ctx.path("result.json").write_text(json.dumps(summary, indent=2, default=str))
+    ctx.path("result.json").write_text(json.dumps(json_safe(summary), indent=2, default=str, allow_nan=False))
 
 
 def default_threads() -> int:

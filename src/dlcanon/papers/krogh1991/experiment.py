@@ -1,0 +1,319 @@
+"""Krogh & Hertz (1991): weight decay on a linear student, measured against the paper's exact theory, then on
+real digits.
+
+Two stages, each checkpointed after every row of its grid:
+  1. teacher  the paper's own setting (a generated linear teacher, as in the paper): many independent draws of
+              teacher u, Gaussian inputs and target noise; for every number of examples p = alpha N and every
+              weight decay lambda on a fine log grid, the exact minimiser of the cost (ridge, from one SVD per
+              draw) and its test error |w - u|^2 / N + sigma^2, averaged over draws;
+  2. digits   the same student on real data: scikit-learn's 8x8 digits (64 pixels + a constant input), one-hot
+              targets, n training images for n around the input dimension, lambda = 0 (minimum-norm fit) against
+              lambda chosen by leave-one-out on the training images alone; test error on held-out images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from dlcanon.core.data import digits
+from dlcanon.core.paper import Claim
+from dlcanon.core.plots import new_figure, save
+
+from . import model
+
+
+@dataclass
+class Config:
+    N: int = 50
+    """Inputs of the student and the teacher (the paper's N)."""
+    sigma2: float = 0.2
+    """Variance sigma^2 of the static noise on the teacher's outputs."""
+    u2: float = 1.0
+    """Squared length of the teacher per input, |u|^2 / N (every draw is scaled to exactly this)."""
+    draws: int = 200
+    """Independent draws of (teacher, inputs, noise) averaged over; the p examples are the first p of a draw."""
+    alphas: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.4, 1.6,
+                                 1.8, 2.0, 2.5, 3.0)
+    """Load alpha = p / N values (must include 0.5, 1 and 2: the claims compare them)."""
+    lam_decades: tuple[float, ...] = (-3.0, 2.0)
+    """The weight-decay grid runs from 10^first to 10^second (plus lambda = 0)."""
+    lam_per_decade: int = 10
+    """Grid points per decade of lambda: 10 puts neighbours a factor 1.26 apart."""
+    digits_n: tuple[int, ...] = (16, 32, 48, 56, 64, 80, 96, 128, 192, 256)
+    """Training-set sizes on the digits (must include 32, 64 and 128: half, once and twice the 64 pixels)."""
+    digits_seeds: int = 20
+    """Random training subsets per size."""
+    digits_lam_decades: tuple[float, ...] = (-4.0, 2.0)
+    """Weight-decay grid on the digits, 10^first .. 10^second (plus lambda = 0); leave-one-out picks from it."""
+    digits_lam_per_decade: int = 2
+    """Grid points per decade of lambda on the digits."""
+    test_fraction: float = 1 / 3
+    """Share of the 1,797 digits held out for testing (a fixed split)."""
+    split_seed: int = 0
+    """Seed of the fixed train-pool / test split of the digits."""
+
+
+PRESETS = {
+    "smoke": Config(N=12, draws=8, alphas=(0.5, 1.0, 2.0), lam_per_decade=4, digits_n=(32, 64, 128),
+                    digits_seeds=2),
+    "quick": Config(),
+    "full": Config(N=100, draws=1000, lam_per_decade=20, digits_seeds=100,
+                   digits_n=(16, 24, 32, 40, 48, 52, 56, 60, 64, 68, 72, 80, 96, 128, 192, 256, 384, 512)),
+}
+
+_THEORY = "the paper's linear-network analysis (large N, alpha = p/N fixed)"
+CLAIMS = [
+    Claim(
+        name="lambda_opt_matches_theory",
+        metric="teacher_lambda_argmin_max_log2_ratio",
+        op="<=",
+        threshold=1.0,
+        paper_value="lambda_opt = sigma^2 / u^2, the noise variance over the teacher's squared length per input "
+        "(here 0.2); the optimum does not depend on alpha",
+        scale_note="N = 50, 200 draws; argmin of the mean test error over a 10-per-decade lambda grid at alpha = "
+        "0.5, 1 and 2; the worst |log2(argmin / lambda_opt)| must be <= 1 (within a factor 2)",
+    ),
+    Claim(
+        name="u_shaped_in_lambda",
+        metric="teacher_u_shape_min_excess",
+        op=">=",
+        threshold=0.05,
+        paper_value="too little decay leaves the noise in the weights, too much shrinks the signal: test error "
+        "falls then rises with lambda (" + _THEORY + ")",
+        scale_note="smallest, over alpha = 0.5, 1, 2, of (error at the grid's lower and upper lambda end, "
+        "whichever is lower) / (minimum over the grid) - 1; 0.05 = both ends visibly above the bottom",
+    ),
+    Claim(
+        name="peak_at_alpha_1_without_decay",
+        metric="teacher_peak_ratio_lam0",
+        op=">=",
+        threshold=2.0,
+        paper_value="without weight decay the error diverges at alpha = 1 as N -> infinity (" + _THEORY + ")",
+        scale_note="lambda = 0 (minimum-norm solution): error at p = N over the larger of the errors at p = N/2 and "
+        "p = 2N; any finite N gives a finite peak, 2 is our bar for 'far above'",
+    ),
+    Claim(
+        name="decay_removes_the_peak",
+        metric="teacher_peak_ratio_opt",
+        op="<",
+        threshold=1.0,
+        paper_value="with the optimal decay the error decreases smoothly through alpha = 1 (" + _THEORY + ")",
+        scale_note="lambda = lambda_opt: error at p = N over the larger of the errors at p = N/2 and 2N",
+    ),
+    Claim(
+        name="decay_curve_is_monotone",
+        metric="teacher_opt_curve_max_rise",
+        op="<=",
+        threshold=0.0,
+        paper_value="error vs alpha at lambda_opt has no peak (" + _THEORY + ")",
+        scale_note="largest increase of the mean test error between neighbouring alphas of the grid, at lambda "
+        "on the grid nearest lambda_opt; nested example sets (the first p of each draw)",
+    ),
+    Claim(
+        name="digits_decay_beats_no_decay",
+        metric="digits_mse_loo_n64",
+        minus="digits_mse_lam0_n64",
+        op="<",
+        threshold=0.0,
+        paper_value="weight decay improves generalisation most where examples ~ weights; the paper's real-data "
+        "check is NetTalk with a hidden layer, not this",
+        scale_note="sklearn digits, linear least squares on 64 pixels + bias to one-hot targets, 64 training "
+        "images, 20 random subsets; lambda by leave-one-out on the training images; test MSE on 599 held out",
+    ),
+    Claim(
+        name="digits_peak_without_decay",
+        metric="digits_peak_ratio_lam0",
+        op=">=",
+        threshold=2.0,
+        paper_value="the alpha = 1 peak of the theory, seen on real inputs",
+        scale_note="lambda = 0: test MSE at n = 64 over the larger of those at n = 32 and n = 128",
+    ),
+    Claim(
+        name="digits_decay_removes_the_peak",
+        metric="digits_peak_ratio_loo",
+        op="<",
+        threshold=1.0,
+        paper_value="with weight decay the peak goes away",
+        scale_note="leave-one-out lambda: test MSE at n = 64 over the larger of those at n = 32 and n = 128",
+    ),
+]
+
+
+def log_grid(decades: tuple[float, ...], per_decade: int) -> torch.Tensor:
+    """lambda = 0 followed by a log grid from 10^decades[0] to 10^decades[1], per_decade points a decade."""
+    lo, hi = decades
+    n = int(round((hi - lo) * per_decade)) + 1
+    return torch.cat([torch.zeros(1, dtype=torch.float64), torch.logspace(lo, hi, n, dtype=torch.float64)])
+
+
+# --- stage 1: the teacher task -------------------------------------------------------------------------------
+
+
+def teacher_draws(cfg: Config, seed: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x (R, p_max, N) unit-variance inputs, u (R, N, 1) teachers with |u|^2 = u2 N, y (R, p_max, 1) noisy targets."""
+    g = torch.Generator().manual_seed(seed)
+    p_max = max(round(a * cfg.N) for a in cfg.alphas)
+    x = torch.randn(cfg.draws, p_max, cfg.N, generator=g, dtype=torch.float64)
+    u = torch.randn(cfg.draws, cfg.N, 1, generator=g, dtype=torch.float64)
+    u = u / u.norm(dim=1, keepdim=True) * math.sqrt(cfg.u2 * cfg.N)
+    eta = torch.randn(cfg.draws, p_max, 1, generator=g, dtype=torch.float64) * math.sqrt(cfg.sigma2)
+    y = model.student(u, x) + eta  # (R, p_max, 1)
+    return x.to(device), u.to(device), y.to(device)
+
+
+def teacher_row(x, u, y, p: int, lams: torch.Tensor, sigma2: float) -> torch.Tensor:
+    """Mean over draws of the test error |w(lambda) - u|^2 / N + sigma^2 with the first p examples, (L,)."""
+    fam = model.RidgeFamily(x[:, :p], y[:, :p])
+    return (fam.distance2(u, lams.to(x.device)) / x.shape[-1] + sigma2).mean(0).cpu()
+
+
+def stage_teacher(cfg: Config, ctx, state: dict) -> None:
+    lams = log_grid(cfg.lam_decades, cfg.lam_per_decade)
+    x, u, y = teacher_draws(cfg, ctx.seed, ctx.device)
+    rows = state.setdefault("teacher_rows", [])
+    with ctx.bar(len(cfg.alphas) - len(rows), "teacher: alpha grid") as bar:
+        for a in cfg.alphas[len(rows):]:
+            rows.append(teacher_row(x, u, y, round(a * cfg.N), lams, cfg.sigma2).tolist())
+            state["step"] += 1
+            ctx.log(state["step"], teacher_err_lam0=rows[-1][0], teacher_err_min=min(rows[-1][1:]))
+            ctx.checkpoint(state["step"], state)
+            bar.update(1)
+    state["metrics"].update(teacher_metrics(cfg, torch.tensor(rows), lams))
+
+
+def teacher_metrics(cfg: Config, err: torch.Tensor, lams: torch.Tensor) -> dict[str, float]:
+    """err (A, L) mean test error per alpha and lambda (lams[0] = 0)."""
+    alphas = list(cfg.alphas)
+    lam_opt = model.lambda_opt(cfg.sigma2, cfg.u2)
+    j_opt = int((lams[1:].log() - math.log(lam_opt)).abs().argmin()) + 1  # grid lambda nearest lambda_opt
+    out = {"teacher_lambda_opt": lam_opt, "teacher_lambda_grid_opt": float(lams[j_opt])}
+    ratios, excess = [], []
+    for a in (0.5, 1.0, 2.0):
+        row = err[alphas.index(a)]
+        k = int(row[1:].argmin()) + 1
+        out[f"teacher_lambda_argmin_a{a:g}"] = float(lams[k])
+        ratios.append(abs(math.log2(float(lams[k]) / lam_opt)))
+        excess.append(float(min(row[1], row[-1]) / row[1:].min() - 1))
+        theory = model.theory_error(torch.tensor(a), torch.tensor([0.0, lam_opt]), cfg.sigma2, cfg.u2) + cfg.sigma2
+        out.update({f"teacher_err_lam0_a{a:g}": float(row[0]), f"teacher_err_opt_a{a:g}": float(row[j_opt]),
+                    f"teacher_theory_err_opt_a{a:g}": float(theory[1])})
+        if a != 1.0:  # the theory's lambda = 0 error is infinite at alpha = 1
+            out[f"teacher_theory_err_lam0_a{a:g}"] = float(theory[0])
+    out["teacher_lambda_argmin_max_log2_ratio"] = max(ratios)
+    out["teacher_u_shape_min_excess"] = min(excess)
+    for tag, j in (("lam0", 0), ("opt", j_opt)):
+        at = {a: float(err[alphas.index(a), j]) for a in (0.5, 1.0, 2.0)}
+        out[f"teacher_peak_ratio_{tag}"] = at[1.0] / max(at[0.5], at[2.0])
+    out["teacher_opt_curve_max_rise"] = float(torch.diff(err[:, j_opt]).max())
+    out["teacher_noise_floor"] = cfg.sigma2
+    return out
+
+
+# --- stage 2: real digits -----------------------------------------------------------------------------------
+
+
+def digits_tensors(cfg: Config, device):
+    """Pixels / 16 with a constant input appended (N = 65), one-hot targets; a fixed stratified-free split."""
+    d = digits.load()
+    x = torch.from_numpy(d["x"]).reshape(-1, 64).double() / 16
+    x = torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], 1)  # (1797, 65)
+    y = torch.from_numpy(d["y"])
+    g = torch.Generator().manual_seed(cfg.split_seed)
+    perm = torch.randperm(len(x), generator=g)
+    n_test = round(cfg.test_fraction * len(x))
+    te, pool = perm[:n_test], perm[n_test:]
+    return x.to(device), y.to(device), te.to(device), pool.to(device)
+
+
+def digits_row(cfg: Config, x, y, te, pool, n: int, seed: int) -> dict[str, float]:
+    """S random training subsets of size n; lambda = 0 against lambda chosen by leave-one-out (lambda > 0)."""
+    lams = log_grid(cfg.digits_lam_decades, cfg.digits_lam_per_decade).to(x.device)
+    g = torch.Generator().manual_seed(seed * 100_003 + n)
+    idx = torch.stack([torch.randperm(len(pool), generator=g)[:n] for _ in range(cfg.digits_seeds)]).to(x.device)
+    idx = pool[idx]  # (S, n)
+    onehot = torch.nn.functional.one_hot(y, 10).double()  # (1797, 10)
+    fam = model.RidgeFamily(x[idx], onehot[idx])  # (S, n, 65), (S, n, 10)
+    pred = fam.predict(x[te], lams)  # (S, L, T, 10)
+    mse = ((pred - onehot[te]) ** 2).sum(-1).mean(-1)  # (S, L)
+    acc = (pred.argmax(-1) == y[te]).double().mean(-1)  # (S, L)
+    loo = (fam.loo_residuals(lams) ** 2).sum(-1).mean(-1)  # (S, L)
+    pick = loo[:, 1:].argmin(1, keepdim=True) + 1  # (S, 1)
+    return {f"digits_mse_lam0_n{n}": float(mse[:, 0].mean()), f"digits_mse_loo_n{n}": float(mse.gather(1, pick).mean()),
+            f"digits_acc_lam0_n{n}": float(acc[:, 0].mean()), f"digits_acc_loo_n{n}": float(acc.gather(1, pick).mean()),
+            f"digits_lambda_loo_median_n{n}": float(lams[pick[:, 0]].median())}
+
+
+def stage_digits(cfg: Config, ctx, state: dict) -> None:
+    x, y, te, pool = digits_tensors(cfg, ctx.device)
+    rows = state.setdefault("digits_rows", [])
+    with ctx.bar(len(cfg.digits_n) - len(rows), "digits: training-set sizes") as bar:
+        for n in cfg.digits_n[len(rows):]:
+            rows.append(digits_row(cfg, x, y, te, pool, n, ctx.seed))
+            state["step"] += 1
+            ctx.log(state["step"], digits_mse_lam0=rows[-1][f"digits_mse_lam0_n{n}"],
+                    digits_mse_loo=rows[-1][f"digits_mse_loo_n{n}"])
+            ctx.checkpoint(state["step"], state)
+            bar.update(1)
+    m = {k: v for row in rows for k, v in row.items()}
+    for tag in ("lam0", "loo"):
+        m[f"digits_peak_ratio_{tag}"] = m[f"digits_mse_{tag}_n64"] / max(m[f"digits_mse_{tag}_n32"],
+                                                                          m[f"digits_mse_{tag}_n128"])
+    state["metrics"].update(m)
+
+
+STAGES = (stage_teacher, stage_digits)
+
+
+def run(cfg: Config, ctx) -> dict[str, float]:
+    state = {"stage": 0, "step": 0, "metrics": {}}
+    if (ck := ctx.restore()) is not None:
+        _, state = ck
+    for k in range(state["stage"], len(STAGES)):
+        STAGES[k](cfg, ctx, state)
+        state["stage"] = k + 1
+        ctx.checkpoint(state["step"], state)
+    draw(cfg, state, ctx)
+    return state["metrics"]
+
+
+# --- figures ----------------------------------------------------------------------------------------------------
+
+
+def draw(cfg: Config, state: dict, ctx) -> None:
+    lams = log_grid(cfg.lam_decades, cfg.lam_per_decade)
+    err = torch.tensor(state["teacher_rows"])  # (A, L)
+    alphas = torch.tensor(cfg.alphas, dtype=torch.float64)
+    lam_opt = model.lambda_opt(cfg.sigma2, cfg.u2)
+    fig, ax = new_figure(1, 3, figsize=(15, 4.3))
+    fine = torch.logspace(*cfg.lam_decades, 200, dtype=torch.float64)
+    for a in (0.5, 1.0, 2.0):
+        line = ax[0].loglog(lams[1:].numpy(), err[list(cfg.alphas).index(a), 1:].numpy(), "o", ms=3,
+                            label=f"simulation, alpha = {a:g}")
+        theory = model.theory_error(torch.tensor(a), fine, cfg.sigma2, cfg.u2) + cfg.sigma2
+        ax[0].loglog(fine.numpy(), theory.numpy(), "-", color=line[0].get_color(), lw=1)
+    ax[0].axvline(lam_opt, color="k", ls="--", lw=1, label="lambda_opt = sigma^2 / u^2")
+    ax[0].set(xlabel="weight decay lambda", ylabel="test error (incl. noise sigma^2)",
+              title=f"teacher task, N = {cfg.N} (lines: large-N theory)")
+    ax[0].legend(fontsize=7)
+    j_opt = int((lams[1:].log() - math.log(lam_opt)).abs().argmin()) + 1
+    fine_a = torch.linspace(0.05, float(alphas.max()), 300, dtype=torch.float64)
+    for j, name in ((0, "lambda = 0"), (j_opt, "lambda = lambda_opt")):
+        line = ax[1].semilogy(alphas.numpy(), err[:, j].numpy(), "o", ms=3, label=f"simulation, {name}")
+        theory = model.theory_error(fine_a, torch.tensor(float(lams[j])), cfg.sigma2, cfg.u2) + cfg.sigma2
+        ax[1].semilogy(fine_a.numpy(), theory.clamp_max(1e3).numpy(), "-", color=line[0].get_color(), lw=1)
+    ax[1].axhline(cfg.sigma2, color="grey", ls=":", label="noise floor sigma^2")
+    ax[1].set(xlabel="alpha = p / N", ylabel="test error", title="the peak at p = N, and weight decay",
+              ylim=(cfg.sigma2 * 0.8, 30))
+    ax[1].legend(fontsize=7)
+    m = state["metrics"]
+    ns = list(cfg.digits_n)
+    for tag, name in (("lam0", "lambda = 0 (minimum norm)"), ("loo", "lambda by leave-one-out")):
+        ax[2].semilogy(ns, [m[f"digits_mse_{tag}_n{n}"] for n in ns], "o-", ms=3, label=name)
+    ax[2].axvline(65, color="grey", ls=":", label="inputs (64 pixels + 1)")
+    ax[2].set(xlabel="training images n", ylabel="test MSE (one-hot targets)", title="real digits, linear student")
+    ax[2].legend(fontsize=7)
+    save(fig, ctx.path("weight_decay.png"))
+
