@@ -257,7 +257,8 @@ def _progress_line(r: dict) -> None:
         print(f"  {r['paper']}: ERROR {r['error']}", file=sys.stderr)
     else:
         v = [c["verdict"] for c in r["claims"]]
-        print(f"  {r['paper']}: {v.count('pass')}/{len(v)} claims pass ({r['wall_s']:.1f} s)", file=sys.stderr)
+        counts = ", ".join(f"{v.count(k)} {k}" for k in ("pass", "fail", "known-fail", "unjudged") if v.count(k))
+        print(f"  {r['paper']}: {counts} ({r['wall_s']:.1f} s)", file=sys.stderr)
 
 
 def cmd_results(a) -> int:
