@@ -6,10 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import mnist
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 from dlcanon.papers.bottou1990 import experiment as ex
 from dlcanon.papers.bottou1990.model import (
     Conv2d,
@@ -146,21 +144,10 @@ def test_lenet_has_the_papers_9760_free_parameters():
 
 def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     need(mnist.load)
-    paper, store, overrides = registry.get("bottou1990"), Store(), {"lenet_epochs": "3", "restarts": "2"}
-    whole = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    calls, real = [], ex.lenet_error
-
-    def dies_in_lenet_epoch_2(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:  # two calls per epoch (train, test): dies at the end of epoch 2
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ex, "lenet_error", dies_in_lenet_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    monkeypatch.setattr(ex, "lenet_error", real)
-    resumed = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True, resume=True)
+    # two lenet_error calls per epoch (train, test): the 3rd dies at the end of epoch 2
+    whole, resumed = interrupt_and_resume(
+        monkeypatch, "bottou1990", ex, "lenet_error", 3, "smoke", lenet_epochs="3", restarts="2"
+    )
     assert resumed.metrics == whole.metrics
 
 

@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch.func import grad, vmap
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import fashion_mnist
 from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 from dlcanon.papers.bottou1991 import experiment
 from dlcanon.papers.bottou1991.model import OneHiddenLayerNet, SoftmaxRegression, loss, step_size, update
 
@@ -163,24 +162,10 @@ def test_data_split():
 def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch, die_at):
     """smoke: 2,000 examples; 2 SGD epochs are updates 1-4000, then 5 GD updates (checkpoints at 2 and 4)."""
     need(fashion_mnist.load)
-    paper, store = registry.get("bottou1991"), Store()
     overrides = {"sgd_epochs": "2", "gd_epochs": "5", "timed_replay": "false"}
-    whole = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    calls, real = [], experiment.update
-
-    def dies(*args):
-        calls.append(1)
-        if len(calls) == die_at:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(experiment, "update", dies)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    monkeypatch.setattr(experiment, "update", real)
-    resumed = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True, resume=True)
+    whole, resumed = interrupt_and_resume(monkeypatch, "bottou1991", experiment, "update", die_at, "smoke", **overrides)
     assert resumed.metrics == whole.metrics
-    curves = store.curves(resumed.run_id)
+    curves = Store().curves(resumed.run_id)
     assert [s for s, _ in curves["sgd_test_error"]] == sorted({s for s, _ in curves["sgd_test_error"]})  # no repeats
 
 

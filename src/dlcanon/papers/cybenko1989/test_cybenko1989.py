@@ -10,10 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import vega
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 
 from . import experiment, model
 from .model import SigmoidalSums, sigma, staircase, step
@@ -152,7 +150,8 @@ def test_levenberg_marquardt_recovers_a_sigmoid_and_never_goes_uphill():
             losses.append(float(((net(x)[0, :, 0] - f[0]) ** 2).mean()))
     assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))
     assert losses[-1] < 1e-20
-    assert float(net.y[0, 0]) == pytest.approx(12, rel=1e-5) and float(net.alpha[0, 0]) == pytest.approx(2, rel=1e-6)
+    assert net.y[0, 0].detach().item() == pytest.approx(12, rel=1e-5)
+    assert net.alpha[0, 0].detach().item() == pytest.approx(2, rel=1e-6)
 
 
 def test_relu_sums_represent_the_ramp_exactly():
@@ -203,25 +202,10 @@ def test_seattle_curve_is_the_smoothed_series():
     assert float(v[100] * (hi - lo) + lo) == pytest.approx(float(raw[100:124].mean()), abs=1e-9)
 
 
-def test_killed_run_resumes_to_the_same_metrics(monkeypatch, tmp_path):
-    monkeypatch.setenv("DLCANON_HOME", str(tmp_path))
+def test_killed_run_resumes_to_the_same_metrics(monkeypatch):
     need(vega.load)
-    paper = registry.get("cybenko1989")
-    fresh = runtime.execute(paper, "smoke", device="cpu", store=Store(), quiet=True)
-    calls = {"n": 0}
-    lm = experiment.lm_iteration
-
-    def dies_in_the_relu_stage(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 7:  # smoke: 4 sigmoid iterations, then the 3rd relu one (after its checkpoint at 2)
-            raise KeyboardInterrupt
-        return lm(*args, **kwargs)
-
-    monkeypatch.setattr(experiment, "lm_iteration", dies_in_the_relu_stage)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", store=Store(), quiet=True)
-    monkeypatch.setattr(experiment, "lm_iteration", lm)
-    resumed = runtime.execute(paper, "smoke", device="cpu", resume=True, store=Store(), quiet=True)
+    # smoke: 4 sigmoid lm_iteration calls, then the 7th is the 3rd relu one (after its checkpoint at 2)
+    fresh, resumed = interrupt_and_resume(monkeypatch, "cybenko1989", experiment, "lm_iteration", 7, "smoke")
     assert resumed.metrics == fresh.metrics
 
 

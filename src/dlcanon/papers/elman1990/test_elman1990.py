@@ -9,10 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import bible
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 from dlcanon.papers.elman1990 import experiment as ex
 from dlcanon.papers.elman1990.model import SRN
 
@@ -126,22 +124,9 @@ def test_measures_on_hand_made_vectors():
 
 def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     need(bible.load, "kjv")
-    paper, store = registry.get("elman1990"), Store()
-    overrides = {"letters_epochs": "2", "words_epochs": "2"}
-    whole = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    calls, real_epoch = [], ex.epoch
-
-    def dies_in_the_words_stage(*args):
-        calls.append(1)
-        if len(calls) == 4:  # letters: calls 1-2; words: call 3 done, dies in its second epoch
-            raise KeyboardInterrupt
-        return real_epoch(*args)
-
-    monkeypatch.setattr(ex, "epoch", dies_in_the_words_stage)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    monkeypatch.setattr(ex, "epoch", real_epoch)
-    resumed = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True, resume=True)
+    # epoch calls: letters 1-2; words: call 3 done, the 4th dies in its second epoch
+    whole, resumed = interrupt_and_resume(monkeypatch, "elman1990", ex, "epoch", 4, "smoke",
+                                          letters_epochs="2", words_epochs="2")
     assert resumed.metrics == whole.metrics
 
 

@@ -3,9 +3,7 @@
 import pytest
 import torch
 
-from dlcanon.core import registry, runtime
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, run_preset
 
 from . import experiment, model
 from . import family_trees as ft
@@ -240,22 +238,8 @@ def test_feature_r_finds_a_perfect_unit():
 
 
 def test_resume_gives_the_same_metrics(monkeypatch):
-    paper = registry.get("hinton1981")
-    clean = runtime.execute(paper, "smoke", seed=2, device="cpu", store=Store(), quiet=True)
-    calls = {"n": 0}
-    real = MomentumWithDecay.step
-
-    def step(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 45:  # killed after the checkpoint at sweep 30
-            raise KeyboardInterrupt
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(MomentumWithDecay, "step", step)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", seed=2, device="cpu", store=Store(), quiet=True)
-    monkeypatch.undo()
-    resumed = runtime.execute(paper, "smoke", seed=2, device="cpu", store=Store(), quiet=True, resume=True)
+    # the 45th MomentumWithDecay.step kills the run after the checkpoint at sweep 30
+    clean, resumed = interrupt_and_resume(monkeypatch, "hinton1981", MomentumWithDecay, "step", 45, "smoke", seed=2)
     assert resumed.metrics == clean.metrics
 
 

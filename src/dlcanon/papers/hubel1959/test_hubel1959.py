@@ -8,10 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import fashion_mnist
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 from dlcanon.papers.hubel1959 import experiment
 from dlcanon.papers.hubel1959.experiment import (
     Config,
@@ -142,21 +140,9 @@ def test_init_scale_multiplies_only_the_first_layer():
 
 def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     need(fashion_mnist.load)
-    paper, store, overrides = registry.get("hubel1959"), Store(), {"epochs": "2"}
-    whole = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    calls, real = [], experiment.filter_tuning
-
-    def dies_in_epoch_2(*args):
-        calls.append(1)
-        if len(calls) == 3:  # two arms are measured after each epoch
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(experiment, "filter_tuning", dies_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    monkeypatch.setattr(experiment, "filter_tuning", real)
-    resumed = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True, resume=True)
+    # two arms are measured (filter_tuning) after each epoch: the 3rd call dies in epoch 2
+    whole, resumed = interrupt_and_resume(monkeypatch, "hubel1959", experiment, "filter_tuning", 3, "smoke",
+                                          epochs="2")
     assert resumed.metrics == whole.metrics
 
 

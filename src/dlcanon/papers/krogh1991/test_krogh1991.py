@@ -7,10 +7,8 @@ import math
 import pytest
 import torch
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import digits
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 
 from . import experiment, model
 
@@ -132,25 +130,10 @@ def test_digits_split_and_features():
     assert len(te) == 599 and len(set(te.tolist()) & set(pool.tolist())) == 0
 
 
-def test_killed_run_resumes_to_the_same_metrics(monkeypatch, tmp_path):
-    monkeypatch.setenv("DLCANON_HOME", str(tmp_path))
+def test_killed_run_resumes_to_the_same_metrics(monkeypatch):
     need(digits.load)
-    paper = registry.get("krogh1991")
-    fresh = runtime.execute(paper, "smoke", device="cpu", store=Store(), quiet=True)
-    calls = {"n": 0}
-    row = experiment.digits_row
-
-    def dies_on_the_second_size(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return row(*args, **kwargs)
-
-    monkeypatch.setattr(experiment, "digits_row", dies_on_the_second_size)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", store=Store(), quiet=True)
-    monkeypatch.setattr(experiment, "digits_row", row)
-    resumed = runtime.execute(paper, "smoke", device="cpu", resume=True, store=Store(), quiet=True)
+    # dies on the second training-set size (the 2nd digits_row call)
+    fresh, resumed = interrupt_and_resume(monkeypatch, "krogh1991", experiment, "digits_row", 2, "smoke")
     assert resumed.metrics == fresh.metrics
 
 

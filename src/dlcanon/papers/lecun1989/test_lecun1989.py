@@ -6,10 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import mnist
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 from dlcanon.papers.lecun1989 import experiment
 from dlcanon.papers.lecun1989.model import A, FullyConnected, Net1989, connection_table, count_parameters, f
 
@@ -140,21 +138,8 @@ def test_digits_are_real_mnist_at_usps_scale():
 
 def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     need(mnist.load)
-    paper, store, overrides = registry.get("lecun1989"), Store(), {"epochs": "3"}
-    whole = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    calls, real_train_epoch = [], experiment.train_epoch
-
-    def dies_in_epoch_3(*args):
-        calls.append(1)
-        if len(calls) == 5:  # arms train in turn: calls 1-4 are epochs 1-2
-            raise KeyboardInterrupt
-        return real_train_epoch(*args)
-
-    monkeypatch.setattr(experiment, "train_epoch", dies_in_epoch_3)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    monkeypatch.setattr(experiment, "train_epoch", real_train_epoch)
-    resumed = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True, resume=True)
+    # arms train in turn: train_epoch calls 1-4 are epochs 1-2, so the 5th dies in epoch 3
+    whole, resumed = interrupt_and_resume(monkeypatch, "lecun1989", experiment, "train_epoch", 5, "smoke", epochs="3")
     assert resumed.metrics == whole.metrics
 
 

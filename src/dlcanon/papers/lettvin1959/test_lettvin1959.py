@@ -10,9 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlcanon.core import registry, runtime
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, run_preset
 from dlcanon.papers.lettvin1959 import experiment
 from dlcanon.papers.lettvin1959.experiment import Config, centre_response, trial
 from dlcanon.papers.lettvin1959.model import (
@@ -184,21 +182,8 @@ def test_random_clips_are_balanced_and_labelled():
 
 
 def test_an_interrupted_cnn_stage_resumes_to_the_same_metrics(monkeypatch):
-    paper, store = registry.get("lettvin1959"), Store()
-    whole = runtime.execute(paper, "smoke", device="cpu", store=store, quiet=True)
-    calls, real = [], experiment.random_clips
-
-    def dies_at_step_3(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args)
-
-    monkeypatch.setattr(experiment, "random_clips", dies_at_step_3)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", store=store, quiet=True)
-    monkeypatch.setattr(experiment, "random_clips", real)
-    resumed = runtime.execute(paper, "smoke", device="cpu", store=store, quiet=True, resume=True)
+    # dies at CNN step 3 (the 3rd random_clips call)
+    whole, resumed = interrupt_and_resume(monkeypatch, "lettvin1959", experiment, "random_clips", 3, "smoke")
     assert resumed.metrics == whole.metrics
 
 

@@ -310,13 +310,15 @@ def train_task(name: str, cfg: Config, ctx, offset: int, resume: dict | None, do
         opt.load_state_dict(resume["opt"])
         first, start = resume["first"].to(ctx.device), resume["sweep"]
     n_sweeps = getattr(cfg, sweeps_field)
-    with torch.no_grad():
+    with torch.no_grad(), ctx.bar(n_sweeps - start, f"{name} sweeps") as bar:
         for t in range(start, n_sweeps):
             y = net.forward(x)  # (R, B, n_out)
             E = loss.forward(y, d)  # (R,)
             first = torch.where((first < 0) & all_correct(y, d), t, first)
             if t % cfg.log_every == 0:
-                ctx.log(offset + t, **{f"{name}_E_median": E.median(), f"{name}_solved": (first >= 0).double().mean()})
+                solved = (first >= 0).double().mean()
+                ctx.log(offset + t, **{f"{name}_E_median": E.median(), f"{name}_solved": solved})
+                bar.update(min(cfg.log_every, n_sweeps - t), E=float(E.median()), solved=float(solved))
             net.zero_grad()
             net.backward(loss.backward())
             opt.step()

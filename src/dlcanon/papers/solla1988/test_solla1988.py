@@ -6,10 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlcanon.core import registry, runtime
 from dlcanon.core.data import digits
-from dlcanon.core.results import Store
-from dlcanon.core.testing import assert_claims, need, run_preset
+from dlcanon.core.testing import assert_claims, interrupt_and_resume, need, run_preset
 from dlcanon.papers.solla1988 import experiment
 from dlcanon.papers.solla1988.model import LayeredNet, g, output_delta, quadratic, relative_entropy
 
@@ -126,22 +124,9 @@ def test_digits_split():
 
 def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     need(digits.load)
-    paper, store = registry.get("solla1988"), Store()
+    # stage 1 takes 12 descend steps; the 19th dies after stage 2's checkpoint at its epoch 5
     overrides = {"epochs": "12", "saturated_epochs": "12", "checkpoint_every": "5"}
-    whole = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    calls, real = [], LayeredNet.descend
-
-    def dies_in_stage_2(self, grads, eta):
-        calls.append(1)
-        if len(calls) == 19:  # stage 1 takes 12 steps; die after stage 2's checkpoint at its epoch 5
-            raise KeyboardInterrupt
-        return real(self, grads, eta)
-
-    monkeypatch.setattr(LayeredNet, "descend", dies_in_stage_2)
-    with pytest.raises(KeyboardInterrupt):
-        runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True)
-    monkeypatch.setattr(LayeredNet, "descend", real)
-    resumed = runtime.execute(paper, "smoke", device="cpu", overrides=overrides, store=store, quiet=True, resume=True)
+    whole, resumed = interrupt_and_resume(monkeypatch, "solla1988", LayeredNet, "descend", 19, "smoke", **overrides)
     assert resumed.metrics == whole.metrics
 
 
