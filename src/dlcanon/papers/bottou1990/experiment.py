@@ -28,11 +28,12 @@ from dlcanon.papers.rumelhart1986.model import (
     GeneralisedDelta,
     Graph,
     Linear,
-    Module,
     Mul,
     Sigmoid,
     SquaredError,
     Tanh,
+    engine_gradients,
+    gradient_difference,
 )
 
 from .model import (
@@ -214,40 +215,6 @@ def vector_node(kind, src, shapes, gen, pick, rint):
         beta = (0.1 + float(torch.rand(1, generator=gen))) / n  # squared distances grow with n
         return Prototypes(m0, beta, pick(["kmeans", "gradient"])), (src,), (K,)
     return {"Sigmoid": Sigmoid, "Tanh": Tanh, "ScaledTanh": ScaledTanh}[kind](), (src,), (n,)
-
-
-def engine_gradients(net: Module, loss: Module, x, d):
-    """(dE/dw for every gradient-trained weight, dE/dx) from the modules' own backward passes."""
-    with torch.no_grad():
-        net.zero_grad()
-        loss.forward(net.forward(x), d)
-        dx = net.backward(loss.backward())
-    return [p.grad.clone() for p in net.params()], dx
-
-
-def autograd_gradients(net: Module, loss: Module, x, d):
-    """The same derivatives from torch.autograd, differentiating the modules' forward computations."""
-    params = net.params()
-    saved = [p.value for p in params]
-    leaves = [v.detach().clone().requires_grad_(True) for v in saved]
-    x_leaf = x.detach().clone().requires_grad_(True)
-    for p, leaf in zip(params, leaves, strict=True):
-        p.value = leaf
-    try:
-        with torch.enable_grad():
-            loss.forward(net.forward(x_leaf), d).sum().backward()
-    finally:
-        for p, v in zip(params, saved, strict=True):
-            p.value = v
-    return [t.grad if t.grad is not None else torch.zeros_like(t) for t in leaves], x_leaf.grad
-
-
-def gradient_difference(net: Module, loss: Module, x, d) -> float:
-    ours, ours_dx = engine_gradients(net, loss, x, d)
-    ref, ref_dx = autograd_gradients(net, loss, x, d)
-    ref_dx = torch.zeros_like(x) if ref_dx is None else ref_dx
-    pairs = [*zip(ours, ref, strict=True), (ours_dx, ref_dx)]
-    return max((a - b).abs().max().item() for a, b in pairs)
 
 
 def parity_check(cfg: Config, seed: int) -> float:

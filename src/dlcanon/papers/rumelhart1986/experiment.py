@@ -26,11 +26,11 @@ from .model import (
     GeneralisedDelta,
     Graph,
     Linear,
-    Module,
     Mul,
     Sigmoid,
     SquaredError,
     Tanh,
+    gradient_difference,
     layered_net,
     load_state_dict,
     state_dict,
@@ -237,45 +237,6 @@ def random_graph(gen: torch.Generator, n_in: int, n_out: int, max_nodes: int) ->
     return Graph(nodes, "out")
 
 
-def engine_gradients(net: Module, x: torch.Tensor, d: torch.Tensor):
-    """(dE/dw for every weight, dE/dx or None) by the engine's own backward pass (no autograd)."""
-    loss = SquaredError()
-    with torch.no_grad():
-        net.zero_grad()
-        loss.forward(net.forward(x), d)
-        dx = net.backward(loss.backward())
-    return [p.grad.clone() for p in net.params()], dx
-
-
-def autograd_gradients(net: Module, x: torch.Tensor, d: torch.Tensor):
-    """The same derivatives from torch.autograd, differentiating the modules' forward computations."""
-    params = net.params()
-    saved = [p.value for p in params]
-    leaves = [v.detach().clone().requires_grad_(True) for v in saved]
-    x_leaf = x.detach().clone().requires_grad_(True)
-    for p, leaf in zip(params, leaves, strict=True):
-        p.value = leaf
-    try:
-        with torch.enable_grad():
-            SquaredError().forward(net.forward(x_leaf), d).sum().backward()
-    finally:
-        for p, v in zip(params, saved, strict=True):
-            p.value = v
-
-    def grad(t):  # a leaf that does not reach E has no .grad: its derivative is 0
-        return t.grad if t.grad is not None else torch.zeros_like(t)
-
-    return [grad(leaf) for leaf in leaves], grad(x_leaf)
-
-
-def gradient_difference(net: Module, x: torch.Tensor, d: torch.Tensor) -> float:
-    """max |engine - autograd| over all dE/dw (and dE/dx when the engine computes it)."""
-    ours, ours_dx = engine_gradients(net, x, d)
-    ref, ref_dx = autograd_gradients(net, x, d)
-    pairs = list(zip(ours, ref, strict=True)) + ([(ours_dx, ref_dx)] if ours_dx is not None else [])
-    return max((a - b).abs().max().item() for a, b in pairs)
-
-
 def parity_check(cfg: Config, seed: int) -> dict[str, float]:
     gen = torch.Generator().manual_seed(seed)
     worst = 0.0
@@ -284,7 +245,7 @@ def parity_check(cfg: Config, seed: int) -> dict[str, float]:
         net = random_graph(gen, n_in, n_out, cfg.parity_max_nodes)
         x = torch.randn(batch, n_in, generator=gen, dtype=DTYPE)
         d = torch.rand(batch, n_out, generator=gen, dtype=DTYPE)
-        worst = max(worst, gradient_difference(net, x, d))
+        worst = max(worst, gradient_difference(net, SquaredError(), x, d))
     return {"autodiff_max_abs_diff": worst, "autodiff_graphs": float(cfg.parity_graphs)}
 
 

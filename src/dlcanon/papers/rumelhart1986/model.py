@@ -271,3 +271,44 @@ def state_dict(net: Module) -> dict:
 def load_state_dict(net: Module, state: dict) -> None:
     for p, saved in zip(net.params(), state["params"], strict=True):
         p.value.copy_(saved)
+
+
+# ------------------------------------------------------------------------------------ checking the engine
+
+
+def engine_gradients(net: Module, loss: Module, x: torch.Tensor, d: torch.Tensor):
+    """(dE/dw for every weight, dE/dx or None) by the modules' own backward passes (no autograd)."""
+    with torch.no_grad():
+        net.zero_grad()
+        loss.forward(net.forward(x), d)
+        dx = net.backward(loss.backward())
+    return [p.grad.clone() for p in net.params()], dx
+
+
+def autograd_gradients(net: Module, loss: Module, x: torch.Tensor, d: torch.Tensor):
+    """The same derivatives from torch.autograd, differentiating the modules' forward computations."""
+    params = net.params()
+    saved = [p.value for p in params]
+    leaves = [v.detach().clone().requires_grad_(True) for v in saved]
+    x_leaf = x.detach().clone().requires_grad_(True)
+    for p, leaf in zip(params, leaves, strict=True):
+        p.value = leaf
+    try:
+        with torch.enable_grad():
+            loss.forward(net.forward(x_leaf), d).sum().backward()
+    finally:
+        for p, v in zip(params, saved, strict=True):
+            p.value = v
+
+    def grad(t):  # a leaf that does not reach E has no .grad: its derivative is 0
+        return t.grad if t.grad is not None else torch.zeros_like(t)
+
+    return [grad(leaf) for leaf in leaves], grad(x_leaf)
+
+
+def gradient_difference(net: Module, loss: Module, x: torch.Tensor, d: torch.Tensor) -> float:
+    """max |engine - autograd| over all dE/dw (and dE/dx when the engine computes it)."""
+    ours, ours_dx = engine_gradients(net, loss, x, d)
+    ref, ref_dx = autograd_gradients(net, loss, x, d)
+    pairs = list(zip(ours, ref, strict=True)) + ([(ours_dx, ref_dx)] if ours_dx is not None else [])
+    return max((a - b).abs().max().item() for a, b in pairs)
