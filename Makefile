@@ -30,7 +30,7 @@ reproduce: setup
 	$(BIN)/dlcanon report
 
 test: setup
-	$(BIN)/ruff check src tests conftest.py
+	$(BIN)/ruff check src tests benchmarks conftest.py
 	$(BIN)/python -m pytest -q
 
 report: venv
