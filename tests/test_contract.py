@@ -76,3 +76,25 @@ def test_smoke_preset_runs_and_reports_every_claimed_metric(pid):
     assert result.metrics, "run() returned no metrics"
     assert {c["verdict"] for c in result.claims} <= {"unjudged", "pass", "fail", "known-fail"}
     assert len(result.claims) == len(registry.get(pid).claims)
+
+
+@pytest.mark.parametrize("pid", IDS)
+def test_config_fields_declare_their_ranges(pid):
+    """Every number and tuple field says what is valid (Range), every text field its choices; presets obey."""
+    from dlcanon.core.config import ConfigError, OneOf, Pattern, Range, check_config, field_specs
+
+    paper = registry.get(pid)
+    for spec in field_specs(paper.presets["quick"]).values():
+        if spec.kind in (int, float, tuple):
+            assert isinstance(spec.rule, Range), f"{pid}.{spec.name}: declare Annotated[..., Range(...)]"
+            has_lo = spec.rule.ge is not None or spec.rule.gt is not None
+            has_hi = spec.rule.le is not None or spec.rule.lt is not None
+            assert has_lo and has_hi, f"{pid}.{spec.name}: a Range needs a lower and an upper bound"
+        elif spec.kind is str:
+            assert isinstance(spec.rule, (OneOf, Pattern)), f"{pid}.{spec.name}: declare OneOf(...) or Pattern(...)"
+        assert spec.doc, f"{pid}.{spec.name} has no docstring"
+    for name, cfg in paper.presets.items():
+        try:
+            check_config(cfg)
+        except ConfigError as e:
+            pytest.fail(f"{pid} preset {name} breaks its own ranges: {e}")

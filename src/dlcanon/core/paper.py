@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config import ConfigError, check_config, parse_overrides
+
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -93,11 +95,14 @@ class Paper:
             raise ValueError(f"paper {self.id}: claim names must be unique, got {names}")
 
     def config(self, preset: str, overrides: dict[str, str] | None = None):
-        """The preset's Config with `field=value` overrides applied (values parsed by the field's type)."""
+        """The preset's Config with `field=value` overrides applied: each parsed by its field's type, then the
+        whole Config checked against its fields' declared ranges (ConfigError names what is wrong)."""
         if preset not in self.presets:
             raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(self.presets)}")
         cfg = self.presets[preset]
-        return dataclasses.replace(cfg, **parse_overrides(cfg, overrides or {}))
+        cfg = dataclasses.replace(cfg, **parse_overrides(cfg, overrides or {}))
+        check_config(cfg, overrides)
+        return cfg
 
     def judge(self, metrics: dict[str, float], preset: str) -> list[dict]:
         rows = []
@@ -107,38 +112,3 @@ class Paper:
                              verdict=verdict, paper_value=c.paper_value, scale_note=c.scale_note,
                              known_fail=c.known_fail))
         return rows
-
-
-class ConfigError(ValueError):
-    """A user's mistake in a preset name or an override; the message says what to do."""
-
-
-def _parse_value(name: str, typ: Any, text: str):
-    kind = typ if isinstance(typ, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(str(typ))
-    try:
-        if kind is bool:
-            low = text.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if kind in (int, float, str):
-            return kind(text)
-        if str(typ).startswith("tuple"):
-            inner = float if "float" in str(typ) else int if "int" in str(typ) else str
-            return tuple(inner(t) for t in text.split(",") if t)
-    except ValueError:
-        raise ConfigError(f"--set {name}={text}: {name} is {getattr(typ, '__name__', typ)}, "
-                          f"and {text!r} is not one") from None
-    raise ConfigError(f"--set {name}: fields of type {typ} cannot be set from the command line")
-
-
-def parse_overrides(cfg, overrides: dict[str, str]) -> dict[str, Any]:
-    fields = {f.name: f for f in dataclasses.fields(cfg)}
-    out = {}
-    for name, text in overrides.items():
-        if name not in fields:
-            raise ConfigError(f"--set {name}: no such field; fields are: {', '.join(fields)}")
-        out[name] = _parse_value(name, fields[name].type, text)
-    return out

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from dlcanon.core import plots
+from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import mnist
 from dlcanon.core.paper import Claim
 
@@ -22,23 +23,23 @@ from .model import FullyConnected, Net1989, count_parameters
 
 @dataclass
 class Config:
-    n_train: int = 7291
+    n_train: Annotated[int, Range(ge=16, le=60_000)] = 7291
     """training digits drawn from MNIST's 60,000 (the paper's training set had 7,291)"""
-    n_test: int = 2007
+    n_test: Annotated[int, Range(ge=1, le=10_000)] = 2007
     """test digits drawn from MNIST's 10,000 (the paper's test set had 2,007)"""
-    data_seed: int = 0
+    data_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 0
     """seed of the draw of the train/test digits (fixed, independent of the run's seed)"""
-    epochs: int = 12
+    epochs: Annotated[int, Range(ge=1, le=1000)] = 12
     """passes through the training set, for each arm (the paper made 23)"""
-    batch_size: int = 16
+    batch_size: Annotated[int, Range(ge=1, le=60_000)] = 16
     """digits per SGD step (the paper updated after every single digit: batch_size=1)"""
-    lr: float = 0.3
+    lr: Annotated[float, Range(gt=0, le=10)] = 0.3
     """SGD step size on the loss (mean over the batch and the 10 outputs of the squared error), both arms"""
     per_unit_bias: bool = True
     """each H1/H2 unit has its own bias, as in the paper; False gives one bias per feature map"""
     sqrt_fan_in: bool = False
     """init U(+-2.4/F) as printed in the paper; True uses U(+-2.4/sqrt(F)) instead"""
-    fc_hidden: int = 40
+    fc_hidden: Annotated[int, Range(ge=1, le=10_000)] = 40
     """hidden units of the fully connected comparison 256-H-10 (40 gives it 10,690 parameters, >= Net-1989's)"""
 
 
