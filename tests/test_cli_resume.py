@@ -26,7 +26,7 @@ def start_and_stop_after_checkpoint(home: Path, sig: int) -> int:
     proc = subprocess.Popen([sys.executable, "-m", "dlcanon", "run", *ARGS], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(home.glob("runs/*/checkpoint/state.json")):
+    while time.time() < deadline and not list(home.glob("runs/*/checkpoint/state-*.json")):
         assert proc.poll() is None, "the run ended before its first checkpoint"
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be stopped; make it longer"
@@ -59,7 +59,7 @@ def test_ctrl_c_marks_the_run_interrupted(tmp_path):
 @pytest.mark.slow
 def test_corrupted_checkpoint_is_refused_with_one_line(tmp_path):
     start_and_stop_after_checkpoint(tmp_path, signal.SIGKILL)
-    state = next(tmp_path.glob("runs/*/checkpoint/state.json"))
+    state = next(tmp_path.glob("runs/*/checkpoint/state-*.json"))
     blob = next(state.parent.glob("tensors-*.safetensors"))
     blob.write_bytes(blob.read_bytes()[:-7] + b"garbage")
     p = cli(tmp_path, "run", *ARGS, "--resume")

@@ -56,12 +56,33 @@ def test_overrides_are_typed_and_errors_name_the_field():
     p = toy_paper.PAPER
     cfg = p.config("quick", {"steps": "5", "lr": "0.5", "flag": "yes", "sizes": "4,5,6"})
     assert (cfg.steps, cfg.lr, cfg.flag, cfg.sizes) == (5, 0.5, True, (4, 5, 6))
-    with pytest.raises(ConfigError, match="steps is int"):
+    with pytest.raises(ConfigError, match=r"steps takes a whole number in \[1, 10000\], and 'many' is not one"):
         p.config("quick", {"steps": "many"})
     with pytest.raises(ConfigError, match="no such field.*steps"):
         p.config("quick", {"stpes": "5"})
     with pytest.raises(ConfigError, match="smoke, quick, full"):
         p.config("fast")
+
+
+@pytest.mark.parametrize("field, text, says", [
+    ("steps", "0", r"--set steps=0: steps takes a whole number in \[1, 10000\]"),
+    ("steps", "-5", r"--set steps=-5: steps takes"),
+    ("steps", "99999999999999999999", r"steps takes a whole number in \[1, 10000\]"),
+    ("steps", "1e3", r"'1e3' is not one"),
+    ("steps", "", r"'' is not one"),
+    ("lr", "nan", r"--set lr=nan: lr takes a finite number in \(0, 1\]"),
+    ("lr", "inf", r"lr takes a finite number"),
+    ("lr", "-inf", r"lr takes a finite number"),
+    ("lr", "0", r"lr takes a finite number in \(0, 1\]"),
+    ("sizes", "", r"sizes takes 1 or more comma-separated ints, each in \[1, 100\]"),
+    ("sizes", "3,0", r"--set sizes=3,0: sizes takes"),
+    ("sizes", "3,,4", r"is not one"),
+    ("flag", "2", r"flag takes true or false"),
+    ("warmup", "12", r"with warmup=12: warmup \(12\) must be less than steps \(12\)"),
+])
+def test_out_of_range_overrides_are_refused_before_anything_runs(field, text, says):
+    with pytest.raises(ConfigError, match=says):
+        toy_paper.PAPER.config("quick", {field: text})
 
 
 def test_checkpoint_round_trip_of_nested_state():
@@ -89,8 +110,24 @@ def test_corrupted_checkpoint_is_refused(tmp_path):
     blob.write_bytes(bytes(data))
     with pytest.raises(checkpoint.CheckpointError, match="corrupted"):
         checkpoint.load(tmp_path)
-    (tmp_path / "state.json").write_text("{not json")
+    next(tmp_path.glob("state-*.json")).write_text("{not json")
     with pytest.raises(checkpoint.CheckpointError, match="unreadable"):
+        checkpoint.load(tmp_path)
+
+
+def test_edited_checkpoint_state_is_refused_and_the_previous_generation_loads(tmp_path):
+    checkpoint.save(tmp_path, {"step": 1, "w": torch.ones(3)})
+    checkpoint.save(tmp_path, {"step": 2, "w": torch.full((3,), 2.0)})
+    checkpoint.save(tmp_path, {"step": 3, "w": torch.full((3,), 3.0)})
+    newest, previous = checkpoint.generations(tmp_path)            # only KEEP=2 generations stay on disk
+    assert len(list(tmp_path.glob("tensors-*"))) == 2
+    newest.write_text(newest.read_text().replace('"step", 3', '"step", 30'))  # an edited step, tensors untouched
+    skipped = []
+    back = checkpoint.load(tmp_path, skipped)
+    assert back["step"] == 2 and torch.equal(back["w"], torch.full((3,), 2.0))
+    assert len(skipped) == 1 and "state does not match its checksum" in skipped[0]
+    previous.write_bytes(b"")
+    with pytest.raises(checkpoint.CheckpointError, match="corrupted.*older one"):
         checkpoint.load(tmp_path)
 
 

@@ -9,21 +9,28 @@ from dataclasses import dataclass
 
 import torch
 
+from dlcanon.core.config import Annotated, Range
 from dlcanon.core.paper import Claim, Paper
 
 
 @dataclass
 class Config:
-    steps: int = 12
+    steps: Annotated[int, Range(ge=1, le=10_000)] = 12
     """Optimisation steps."""
-    lr: float = 0.1
+    lr: Annotated[float, Range(gt=0, le=1)] = 0.1
     """Learning rate."""
-    sleep: float = 0.0
+    sleep: Annotated[float, Range(ge=0, le=10)] = 0.0
     """Seconds to wait per step (lets a test kill the run midway)."""
     flag: bool = False
     """A boolean, for the override parser."""
-    sizes: tuple[int, ...] = (2, 3)
+    sizes: Annotated[tuple[int, ...], Range(ge=1, le=100)] = (2, 3)
     """A tuple, for the override parser."""
+    warmup: Annotated[int, Range(ge=0, le=10_000)] = 0
+    """Steps before the first checkpoint, for the cross-field rule."""
+
+    def check(self) -> None:
+        if self.warmup >= self.steps:
+            raise ValueError(f"warmup ({self.warmup}) must be less than steps ({self.steps})")
 
 
 def run(cfg: Config, ctx) -> dict[str, float]:

@@ -14,17 +14,37 @@ import time
 from pathlib import Path
 
 from .catalog import TIERS, CatalogError, load_catalog
+from .core.config import SEED_MAX
+from .core.errors import UserError, cpu_count
 
 EXIT_USAGE = 2
 
 
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit status 2."""
-
-
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
+class IntRange:
+    """An argparse type: a whole number in [lo, hi]. The adversarial tests read lo and hi from the parser."""
+
+    def __init__(self, lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+        self.__name__ = f"whole number from {lo} to {hi}"      # argparse names the type in its error
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {self.lo} to {self.hi}, "
+                                             f"got {text!r}") from None
+        if not self.lo <= value <= self.hi:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: from {self.lo} to {self.hi}")
+        return value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -174,14 +194,13 @@ def cmd_run(a) -> int:
     from .core import runtime
 
     paper = _paper(a.id)
-    threads = a.threads or runtime.default_threads()
+    threads = a.threads if a.threads is not None else runtime.default_threads()
     overrides = _overrides(a.set)
     paper.config(a.preset, overrides)                 # a bad preset or override fails before any output
     t0 = time.perf_counter()
-    if not a.json:
-        print(f"running {a.id} (preset {a.preset}, seed {a.seed}, {threads} thread(s)) ...", file=sys.stderr)
+    announce = None if a.json else (lambda line: print(line, file=sys.stderr))
     result = runtime.execute(paper, a.preset, seed=a.seed, device=a.device, overrides=overrides,
-                             resume=a.resume, threads=threads, quiet=a.json)
+                             resume=a.resume, threads=threads, quiet=a.json, announce=announce)
     if a.json:
         _emit_json({"run": result.run_id, "paper": result.paper, "preset": result.preset, "seed": result.seed,
                     "device": result.device, "wall_s": result.wall_s, "metrics": result.metrics,
@@ -212,13 +231,13 @@ def cmd_reproduce(a) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
     from .core import registry
+    from .core.runtime import pick_device
     from .report import fmt
 
     ids = a.ids or registry.implemented()
     for pid in ids:
         _paper(pid).config(a.preset)                  # unknown ids and presets fail here, before any work
-    if a.jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {a.jobs}")
+    pick_device(a.device)                             # so does a device this machine does not have
     jobs = [(pid, a.preset, a.seed, a.device) for pid in ids]
     print(f"reproducing {len(ids)} paper(s), preset {a.preset}, {a.jobs} job(s) ...", file=sys.stderr)
     t0 = time.perf_counter()
@@ -301,11 +320,12 @@ def cmd_results(a) -> int:
 
 
 def cmd_report(a) -> int:
+    from .core.errors import usable_dir
     from .core.results import home
     from .report import update_docs, write_report
 
     store = _store()
-    out = Path(a.out) if a.out else home() / "report"
+    out = usable_dir(Path(a.out) if a.out else home() / "report", "--out")
     md, page = write_report(store, out)
     print(f"report: {md}\n        {page}")
     if not a.no_docs:
@@ -406,28 +426,30 @@ def build_parser() -> Parser:
     s.add_argument("id", help="paper id (implemented ones: `dlcanon list --status implemented`)")
     s.add_argument("--preset", default="quick", help="smoke (seconds), quick (CPU, <1 min, claims judged), "
                    "full (closer to the paper; GPU)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--seed", type=IntRange(0, SEED_MAX), default=0, help="random seed (default 0)")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
     s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a Config field (repeatable)")
     s.add_argument("--resume", action="store_true", help="continue the latest interrupted run of this paper, "
                    "preset and seed from its last checkpoint")
-    s.add_argument("--threads", type=int, help="torch threads (default 1, or $DLCANON_THREADS)")
+    s.add_argument("--threads", type=IntRange(1, cpu_count()),
+                   help="torch threads, at most this machine's cores (default 1, or $DLCANON_THREADS)")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("reproduce", help="run papers (all implemented by default) and print every claim's verdict")
     s.add_argument("ids", nargs="*", help="paper ids (default: every implemented paper)")
     s.add_argument("--preset", default="quick", help="smoke | quick | full (default quick)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--seed", type=IntRange(0, SEED_MAX), default=0, help="random seed (default 0)")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
-    s.add_argument("--jobs", type=int, default=1, help="papers run in parallel, one torch thread each")
+    s.add_argument("--jobs", type=IntRange(1, cpu_count()), default=1,
+                   help="papers run in parallel, one torch thread each (at most this machine's cores)")
     s.add_argument("--json", action="store_true", help="print results as JSON")
     s.set_defaults(fn=cmd_reproduce)
 
     s = sub.add_parser("results", help="runs recorded in the results store")
     s.add_argument("id", nargs="?", help="only this paper's runs")
-    s.add_argument("--run", type=int, help="details of one run (metrics, claims, config)")
-    s.add_argument("--limit", type=int, default=30, help="how many runs to list (default 30)")
+    s.add_argument("--run", type=IntRange(1, 2**62), help="details of one run (metrics, claims, config)")
+    s.add_argument("--limit", type=IntRange(1, 100_000), default=30, help="how many runs to list (default 30)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_results)
 
@@ -443,7 +465,7 @@ def build_parser() -> Parser:
 
     s = sub.add_parser("authors", help="author statistics across the catalog: most papers, collaborators")
     s.add_argument("--tier", choices=TIERS, help="only papers of this tier (e.g. top100)")
-    s.add_argument("--top", type=int, default=15, help="rows per table (default 15)")
+    s.add_argument("--top", type=IntRange(1, 10_000), default=15, help="rows per table (default 15)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_authors)
 
@@ -463,28 +485,34 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.checkpoint import CheckpointError
     from .core.data import DataUnavailable
-    from .core.paper import ConfigError
-    from .core.registry import UnknownPaper
-    from .core.runtime import ResumeError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "fn", None):
         parser.print_help()
         return EXIT_USAGE
+    say = lambda msg: print(f"dlcanon {args.command}: {_one_line(msg)}", file=sys.stderr)
     try:
         return args.fn(args)
-    except (UserError, ConfigError, UnknownPaper, ResumeError, CheckpointError, CatalogError) as e:
-        print(f"dlcanon {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
     except DataUnavailable as e:
-        print(f"dlcanon {args.command}: data missing: {e}", file=sys.stderr)
+        say(f"data missing: {e}")
+        return EXIT_USAGE
+    except (UserError, CatalogError) as e:
+        say(f"error: {e}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"dlcanon {args.command}: interrupted; `dlcanon run ... --resume` continues a run", file=sys.stderr)
+        say("interrupted; `dlcanon run ... --resume` continues a run")
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:                               # the machine's trouble (disk full, permissions), not ours
+        say(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}")
+        return EXIT_USAGE
+    except Exception as e:                             # a bug: one line, the traceback only when asked for
+        if os.environ.get("DLCANON_DEBUG") == "1":
+            raise
+        say(f"internal error ({type(e).__name__}: {e}); this is a bug in dlcanon, please report it "
+            f"(DLCANON_DEBUG=1 shows the traceback)")
+        return 1

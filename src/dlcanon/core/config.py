@@ -24,6 +24,8 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from .errors import UserError
+
 __all__ = ["Annotated", "ConfigError", "OneOf", "Pattern", "Range", "FieldSpec", "check_config", "field_specs",
            "parse_overrides", "SEED_MAX"]
 
@@ -32,7 +34,7 @@ SEED_MAX = 2**31 - 1
 and numpy's legacy seeding stops at 2**32 - 1."""
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A user's mistake in a preset name or an override; the message says what to do."""
 
 

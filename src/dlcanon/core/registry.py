@@ -6,10 +6,11 @@ import difflib
 import importlib
 
 from ..papers import IMPLEMENTED
+from .errors import UserError
 from .paper import Paper
 
 
-class UnknownPaper(KeyError):
+class UnknownPaper(UserError, KeyError):
     def __init__(self, paper_id: str, suggestions: list[str]):
         self.paper_id, self.suggestions = paper_id, suggestions
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""

@@ -14,8 +14,10 @@ import os
 import socket
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
+
+from .errors import UserError, usable_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -37,6 +39,8 @@ CREATE INDEX IF NOT EXISTS claims_run ON claims(run);
 CREATE INDEX IF NOT EXISTS runs_paper ON runs(paper, preset, status);
 """
 STATUSES = ("running", "finished", "failed", "interrupted")
+RUN_COLUMNS = ("id", "paper", "preset", "seed", "device", "config", "versions", "git_rev", "started", "finished",
+               "status", "wall_s", "host", "pid", "error")
 
 
 def home() -> Path:
@@ -49,13 +53,61 @@ def default_path() -> Path:
     return home() / "results.sqlite"
 
 
+class StoreError(UserError):
+    """The results store cannot be used as it is; the message names the file and what to do."""
+
+
 class Store:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        usable_dir(self.path.parent, "the results folder ($DLCANON_HOME)")
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"{self.path} is not a file; move it aside so dlcanon can create its results store")
+        self._guard(self._open)
+
+    def _open(self) -> None:
+        """Check what is there before writing anything: a foreign or emptied store is refused, never replaced."""
+        with closing(self._connect()) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            ours = {"runs", "metrics", "claims"}
+            if tables and not ours <= tables:
+                raise StoreError(f"{self.path} is a SQLite file but not a dlcanon results store (it has tables "
+                                 f"{', '.join(sorted(tables))}); move it aside, or set DLCANON_HOME to another folder")
+            if tables:
+                cols = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+                missing = set(RUN_COLUMNS) - cols
+                if missing:
+                    raise StoreError(f"{self.path} has a runs table without {', '.join(sorted(missing))}: not a "
+                                     f"dlcanon results store; move it aside to start a new one")
+            last = 0
+            if "sqlite_sequence" in tables:
+                row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='runs'").fetchone()
+                last = row[0] if row else 0
+            self._check_run_folders(last)
             db.execute("PRAGMA journal_mode=WAL")
             self._retry(lambda: db.executescript(SCHEMA))
+
+    def _check_run_folders(self, last: int) -> None:
+        """Run folders beyond the last run the store knows mean its rows were lost: say so, do not go on."""
+        runs = self.path.parent / "runs"
+        ids = [int(p.name) for p in runs.iterdir() if p.name.isdigit()] if runs.is_dir() else []
+        top = max(ids, default=0)
+        if top > last:
+            raise StoreError(f"{self.path} records runs up to {last}, but {runs} holds run folders up to {top}: "
+                             f"the store was emptied or replaced outside dlcanon. Put the right results.sqlite "
+                             f"back, or move {runs} aside to start afresh")
+
+    def _guard(self, fn):
+        """Run fn; a damaged or unreadable store becomes one StoreError instead of a sqlite3 traceback."""
+        try:
+            return fn()
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+
+    def _error(self, e: sqlite3.DatabaseError) -> StoreError:
+        return StoreError(f"the results store {self.path} cannot be used ({e}); move it aside "
+                          f"(mv {self.path} {self.path}.bad) to start a new one, or restore a backup; "
+                          f"`dlcanon doctor` checks it")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -76,14 +128,20 @@ class Store:
     @contextmanager
     def _write(self):
         """One IMMEDIATE transaction: takes the write lock up front, so writers queue instead of failing."""
-        db = self._connect()
+        db = self._guard(self._connect)
         try:
-            self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+            try:
+                self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
+            except sqlite3.DatabaseError as e:
+                raise self._error(e) from None
             try:
                 yield db
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as e:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(e, sqlite3.DatabaseError):
+                    raise self._error(e) from None
                 raise
         finally:
             db.close()
@@ -135,9 +193,7 @@ class Store:
     # -- reading -------------------------------------------------------------------------------
     def reap(self) -> int:
         """Mark `running` rows of this host whose process is gone as `interrupted`. Returns how many."""
-        with self._connect() as db:
-            rows = db.execute("SELECT id, pid FROM runs WHERE status='running' AND host=?",
-                              (socket.gethostname(),)).fetchall()
+        rows = self.query("SELECT id, pid FROM runs WHERE status='running' AND host=?", (socket.gethostname(),))
         dead = [r["id"] for r in rows if not _alive(r["pid"])]
         if dead:
             with self._write() as db:
@@ -146,11 +202,11 @@ class Store:
         return len(dead)
 
     def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        db = self._connect()
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
+        def read():
+            with closing(self._connect()) as db:
+                return db.execute(sql, args).fetchall()
+
+        return self._guard(read)
 
     def runs(self, paper: str | None = None, limit: int = 50) -> list[sqlite3.Row]:
         self.reap()

@@ -21,20 +21,24 @@ import os
 import platform
 import random
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import checkpoint
+from . import checkpoint, data
+from .config import SEED_MAX
+from .errors import UserError, cpu_count, env_int
 from .paper import ConfigError, Paper
 from .progress import Bar
 from .results import Store, json_safe
 
 
-class ResumeError(RuntimeError):
+class ResumeError(UserError, RuntimeError):
     pass
 
 
@@ -175,12 +179,20 @@ class RunResult:
 
 def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "auto",
             overrides: dict[str, str] | None = None, resume: bool = False, store: Store | None = None,
-            threads: int = 1, quiet: bool = False) -> RunResult:
-    """Run one experiment end to end and record it. Raises ConfigError/ResumeError for user mistakes."""
+            threads: int = 1, quiet: bool = False, announce: Callable[[str], None] | None = None) -> RunResult:
+    """Run one experiment end to end and record it. Raises ConfigError/ResumeError for user mistakes.
+
+    Everything a user can get wrong (config, seed, threads, device, store, cache folder, resume) is checked
+    before the run's row is written; `announce` then receives one line naming the run."""
     cfg = paper.config(preset, overrides)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"--seed {seed}: a seed is a whole number from 0 to {SEED_MAX}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cpu_count():
+        raise ConfigError(f"--threads {threads}: from 1 to {cpu_count()} (this machine's cores)")
     dev = pick_device(device)
-    torch.set_num_threads(threads)
     store = store or Store()
+    data.checked_cache_dir()
+    torch.set_num_threads(threads)
     config = dataclasses.asdict(cfg)
     resume_state, elapsed_before = None, 0.0
     if resume:
@@ -194,10 +206,13 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
         run_id = row["id"]
         step = 0
         if checkpoint.exists(store.run_dir(run_id) / "checkpoint"):
+            skipped: list[str] = []
             try:
-                ck = checkpoint.load(store.run_dir(run_id) / "checkpoint")
+                ck = checkpoint.load(store.run_dir(run_id) / "checkpoint", skipped)
             except checkpoint.CheckpointError as e:
                 raise checkpoint.CheckpointError(f"{e}; run without --resume to start afresh") from None
+            for reason in skipped:
+                warn(f"{reason}; resuming from the previous checkpoint (step {ck['step']}) instead")
             step, elapsed_before = ck["step"], ck["elapsed"]
             resume_state = (ck["step"], ck["state"], ck["rng"])
         store.reopen_run(run_id, from_step=step)
@@ -205,6 +220,9 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
         run_id = store.start_run(paper.id, preset, seed, str(dev), config, versions(), git_rev())
     ctx = RunContext(paper.id, preset, seed, dev, run_id, store.run_dir(run_id), store, quiet=quiet,
                      elapsed_before=elapsed_before)
+    if announce is not None:
+        what = "resuming" if resume else "running"
+        announce(f"run {run_id}: {what} {paper.id} (preset {preset}, seed {seed}, {dev}, {threads} thread(s)) ...")
     seed_everything(seed)
     if dev.type == "cuda":                            # CPU kernels are deterministic at a fixed thread count
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -230,6 +248,10 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
     return RunResult(run_id, paper.id, preset, seed, str(dev), metrics, claims, wall, ctx.out_dir)
 
 
+def warn(line: str) -> None:
+    print(f"dlcanon: {line}", file=sys.stderr)
+
+
 def _write_summary(ctx: RunContext, metrics: dict, claims: list[dict], wall: float) -> None:
     from .plots import plot_curves
 
@@ -241,4 +263,4 @@ def _write_summary(ctx: RunContext, metrics: dict, claims: list[dict], wall: flo
 
 def default_threads() -> int:
     """One torch thread per run unless DLCANON_THREADS says otherwise (tests and parallel jobs rely on it)."""
-    return int(os.environ.get("DLCANON_THREADS", "1"))
+    return env_int("DLCANON_THREADS", 1, 1, cpu_count())

@@ -14,16 +14,19 @@ import gzip
 import hashlib
 import os
 import shutil
+import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError, usable_dir
+
 INSTALL_ALL = "make data   (or: sudo scripts/install-system-data.sh && dlcanon data install)"
 
 
-class DataUnavailable(RuntimeError):
+class DataUnavailable(UserError, RuntimeError):
     """The data is not on this machine; the message says how to install it."""
 
 
@@ -42,6 +45,11 @@ def cache_dir() -> Path:
     """Parsed arrays: $DLCANON_CACHE, else ~/.cache/dlcanon."""
     env = os.environ.get("DLCANON_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "dlcanon"
+
+
+def checked_cache_dir() -> Path:
+    """The cache folder, created if missing; PathError (one line for the user) if it cannot be used."""
+    return usable_dir(cache_dir(), "the data cache ($DLCANON_CACHE)")
 
 
 def search_dirs(subdir: str, system: list[str] = ()) -> list[Path]:
@@ -103,17 +111,29 @@ def download(url: str, dest: Path, sha256_of_content: str | None = None, timeout
 
 
 def cached(key: str, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Parse once, then load the .npz cache (allow_pickle=False). `key` must change when the source does."""
-    path = cache_dir() / f"{key}.npz"
+    """Parse once, then load the .npz cache (allow_pickle=False). `key` must change when the source does.
+
+    A cache file that cannot be read whole (torn by a kill, zero bytes, garbage) is never trusted: it is
+    removed and rebuilt from the source, with one line on stderr saying so."""
+    path = checked_cache_dir() / f"{key}.npz"
     if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)             # a torn cache file is rebuilt, never trusted
+        arrays = read_npz(path)
+        if arrays is not None:
+            return arrays
+        print(f"dlcanon: the data cache file {path} was unreadable; rebuilding it from the source", file=sys.stderr)
+        path.unlink(missing_ok=True)
     arrays = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
     return arrays
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """Every array of an .npz file (never unpickled), or None if any part of it cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception:                                  # BadZipFile, EOFError, zlib.error, ValueError, OSError ...
+        return None
+    return arrays or None
