@@ -7,6 +7,7 @@ that installs it. Output that is data takes --json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -231,13 +232,16 @@ def cmd_reproduce(a) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
     from .core import registry
+    from .core.data import checked_cache_dir
     from .core.runtime import pick_device
     from .report import fmt
 
     ids = a.ids or registry.implemented()
     for pid in ids:
         _paper(pid).config(a.preset)                  # unknown ids and presets fail here, before any work
-    pick_device(a.device)                             # so does a device this machine does not have
+    pick_device(a.device)                             # so does a device this machine does not have,
+    _store()                                          # a damaged results store
+    checked_cache_dir()                               # or a cache folder that cannot be used
     jobs = [(pid, a.preset, a.seed, a.device) for pid in ids]
     print(f"reproducing {len(ids)} paper(s), preset {a.preset}, {a.jobs} job(s) ...", file=sys.stderr)
     t0 = time.perf_counter()
@@ -298,7 +302,7 @@ def cmd_results(a) -> int:
         for c in info["claims"]:
             print(f"claim    {c['claim']}: {c['statement']} measured {c['measured']:.4g} -> {c['verdict']}")
         return 0
-    if a.id:
+    if a.id is not None:
         from .core import registry
 
         if a.id not in registry.implemented():
@@ -335,6 +339,42 @@ def cmd_report(a) -> int:
         if not changed:
             print("README.md and notes.md tables already up to date")
     return 0
+
+
+def cmd_config(a) -> int:
+    from .core.config import field_specs
+
+    paper = _paper(a.id)
+    if a.preset and a.preset not in paper.presets:
+        raise UserError(f"unknown preset {a.preset!r}; choose one of: {', '.join(paper.presets)}")
+    presets = [a.preset] if a.preset else list(paper.presets)
+    specs = field_specs(paper.presets[presets[0]])
+    rows = [{"field": s.name, "type": s.type_name, "valid": s.describe(), "doc": s.doc,
+             **{p: getattr(paper.presets[p], s.name) for p in presets}} for s in specs.values()]
+    if a.json:
+        _emit_json(rows)
+        return 0
+    show = lambda v: ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    _table(["field", *presets, "valid values", "what it is"],
+           [[r["field"], *[show(r[p]) for p in presets], r["valid"], r["doc"]] for r in rows],
+           title=f"{a.id}: Config fields (override with `dlcanon run {a.id} --set FIELD=VALUE`)")
+    return 0
+
+
+def cmd_doctor(a) -> int:
+    from .doctor import check_all
+
+    findings = check_all()
+    if a.json:
+        _emit_json([f.__dict__ for f in findings])
+    else:
+        colour = {"ok": "green", "repaired": "yellow", "problem": "red"}
+        _table(["area", "status", "detail"],
+               [[f.area, f"[{colour[f.status]}]{f.status}[/]", f.detail] for f in findings], title="dlcanon doctor")
+        problems = sum(f.status == "problem" for f in findings)
+        repaired = sum(f.status == "repaired" for f in findings)
+        print(f"{problems} problem(s) need you, {repaired} repaired")
+    return 1 if any(f.status == "problem" for f in findings) else 0
 
 
 def cmd_bib(a) -> int:
@@ -400,6 +440,7 @@ def cmd_data(a) -> int:
 
 
 # -- parser ------------------------------------------------------------------------------------------
+@functools.cache
 def build_parser() -> Parser:
     p = Parser(prog="dlcanon", description="The deep learning canon, runnable: browse the papers, run their "
                "systems, check their claims.",
@@ -435,6 +476,12 @@ def build_parser() -> Parser:
                    help="torch threads, at most this machine's cores (default 1, or $DLCANON_THREADS)")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("config", help="a paper's Config: every field, its value in each preset, what it may be")
+    s.add_argument("id", help="paper id, e.g. lecun1989")
+    s.add_argument("--preset", help="only this preset's values")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_config)
 
     s = sub.add_parser("reproduce", help="run papers (all implemented by default) and print every claim's verdict")
     s.add_argument("ids", nargs="*", help="paper ids (default: every implemented paper)")
@@ -474,6 +521,11 @@ def build_parser() -> Parser:
     s.add_argument("--tier", choices=TIERS, help="only papers of this tier")
     s.add_argument("--era", help="only papers of this era")
     s.set_defaults(fn=cmd_graph)
+
+    s = sub.add_parser("doctor", help="check the results store, data cache, data and checkpoints; repair what is "
+                       "safe (exit 1 if something needs you)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(fn=cmd_doctor)
 
     s = sub.add_parser("data", help="data sources: status, or install them")
     s.add_argument("action", choices=["status", "install"], help="status: what is present; install: get it")

@@ -27,7 +27,6 @@ from safetensors.torch import save as st_save
 from .errors import UserError
 
 
-
 class CheckpointError(UserError, RuntimeError):
     pass
 
@@ -121,7 +120,7 @@ def load(directory: Path | str, skipped: list[str] | None = None) -> dict:
     reasons: list[str] = []
     for state_file in generations(directory):
         try:
-            state = _load_one(state_file)
+            state = load_generation(state_file)
         except CheckpointError as e:
             reasons.append(str(e))
             continue
@@ -133,7 +132,8 @@ def load(directory: Path | str, skipped: list[str] | None = None) -> dict:
     raise CheckpointError(reasons[0] + ("" if len(reasons) == 1 else f"; the {len(reasons) - 1} older one(s) too"))
 
 
-def _load_one(state_file: Path) -> dict:
+def load_generation(state_file: Path) -> dict:
+    """One generation, checked whole; CheckpointError if anything in it does not match its digest."""
     where = state_file.parent
     try:
         doc = json.loads(state_file.read_text())

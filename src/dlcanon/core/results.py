@@ -194,7 +194,7 @@ class Store:
     def reap(self) -> int:
         """Mark `running` rows of this host whose process is gone as `interrupted`. Returns how many."""
         rows = self.query("SELECT id, pid FROM runs WHERE status='running' AND host=?", (socket.gethostname(),))
-        dead = [r["id"] for r in rows if not _alive(r["pid"])]
+        dead = [r["id"] for r in rows if not pid_alive(r["pid"])]
         if dead:
             with self._write() as db:
                 db.executemany("UPDATE runs SET status='interrupted' WHERE id=? AND status='running'",
@@ -259,7 +259,7 @@ def json_safe(obj):
     return obj
 
 
-def _alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:

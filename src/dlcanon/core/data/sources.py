@@ -20,6 +20,9 @@ class Source:
     name: str
     status: Callable[[], tuple[bool, str]]
     used_by: str
+    load: Callable[[], object] | None = None
+    """parses the source and (re)builds its cache files, whose names start with `cache_prefix`"""
+    cache_prefix: str | None = None
 
 
 def _system(path: str, package: str) -> Callable[[], tuple[bool, str]]:
@@ -28,18 +31,20 @@ def _system(path: str, package: str) -> Callable[[], tuple[bool, str]]:
 
 
 SOURCES = [
-    Source("fashion-mnist", fashion_mnist.status,
-           "rosenblatt1958, hubel1959, kohonen1972, solla1988 (full), bottou1991"),
-    Source("mnist", mnist.status, "lecun1989, bottou1990"),
+    Source("fashion-mnist", fashion_mnist.status, "rosenblatt1958, hubel1959, kohonen1972, solla1988 (full), "
+           "bottou1991", fashion_mnist.load, "fashion-mnist-"),
+    Source("mnist", mnist.status, "lecun1989, bottou1990", mnist.load, "mnist-"),
     Source("digits", digits.status, "rosenblatt1958, solla1988, bottou1990, krogh1991"),
-    Source("bible-kjv", lambda: bible.status("kjv"), "elman1990; later: seq2seq papers"),
-    Source("bible-web", lambda: bible.status("web"), "later: seq2seq papers"),
-    Source("bible-rv1909", lambda: bible.status("rv1909"), "later: seq2seq papers"),
+    Source("bible-kjv", lambda: bible.status("kjv"), "elman1990; later: seq2seq papers", lambda: bible.load("kjv"),
+           "bible-kjv-"),
+    Source("bible-web", lambda: bible.status("web"), "later: seq2seq papers", lambda: bible.load("web"), "bible-web-"),
+    Source("bible-rv1909", lambda: bible.status("rv1909"), "later: seq2seq papers", lambda: bible.load("rv1909"),
+           "bible-rv1909-"),
     Source("sword-utils", _system("/usr/bin/mod2imp", "libsword-utils"), "the Bible loader"),
     Source("wordnet", _system("/usr/share/wordnet/data.noun", "wordnet-base"), "later: word-vector papers"),
     Source("gcide", _system("/usr/share/dictd/gcide.index", "dict-gcide"), "later: language-model papers"),
     Source("austen", _system("/usr/lib/R/site-library/janeaustenr", "r-cran-janeaustenr"), "later: NPLM"),
-    Source("seattle-temps", vega.status, "cybenko1989"),
+    Source("seattle-temps", vega.status, "cybenko1989", vega.load, "vega-seattle-temps-"),
     Source("gnugo", _system("/usr/games/gnugo", "gnugo"), "later: AlphaGo"),
     Source("emoji-font", _system("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf", "fonts-noto-color-emoji"),
            "later: vision papers"),
