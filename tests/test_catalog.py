@@ -6,6 +6,7 @@ catalog, so dropping or mislabelling an entry fails here. Without the seeds they
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dlcanon.catalog import TIERS, CatalogError, load_catalog
+from dlcanon.catalog import KINDS, TIERS, CatalogError, load_catalog
+from dlcanon.catalog.export import bibtex
 
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 
@@ -239,6 +241,20 @@ builds_on = ["alpha1950"]
     (lambda t: t.replace('year = 1960', 'year = "1960"'), "beta1960", "year"),
     (lambda t: t.replace('title = "B"\n', ''), "beta1960", "title"),
     (lambda t: t.replace('question = "How?"', 'question = "How?"\nbuilds-on = []'), "beta1960", "builds-on"),
+    # publication fields
+    (lambda t: with_pub(t, 'kind = "journal"\nvenue = "J"'), "beta1960", "unknown kind 'journal'"),
+    (lambda t: with_pub(t, 'kind = "article"\nvenue = "J"\ndoi = "https://doi.org/10.1038/323533a0"'),
+     "beta1960", "doi"),
+    (lambda t: with_pub(t, 'kind = "article"\nvenue = "J"\ndoi = "10.1038"'), "beta1960", "doi"),
+    (lambda t: with_pub(t, 'kind = "article"\nvenue = "J"\ndoi = "doi:10.1038/323533a0"'), "beta1960", "doi"),
+    (lambda t: with_pub(t, 'kind = "article"\nvenue = "J"\npages = "533–536"'), "beta1960", "pages"),
+    (lambda t: with_pub(t, 'kind = "article"\nvenue = "J"\nvolume = 323'), "beta1960", "'volume' must be str"),
+    (lambda t: with_pub(t, 'kind = "article"\nvenue = "J"\njournal = "Nature"'), "beta1960", "unknown field 'journal'"),
+    (lambda t: with_pub(t, 'kind = "article"\nvenue = " "'), "beta1960", "'venue' is empty"),
+    (lambda t: with_pub(t, 'kind = "article"'), "beta1960", "needs a 'venue'"),
+    (lambda t: with_pub(t, 'venue = "J"'), "beta1960", "needs a 'kind'"),
+    (lambda t: with_pub(t, 'doi = "10.1038/323533a0"'), "beta1960", "needs a 'kind'"),
+    (lambda t: with_pub(t, 'kind = "book"\nvenue = "MIT Press"\npublisher = "Springer"'), "beta1960", "publisher"),
 ])
 def test_bad_data_is_refused(tmp_path, edit, culprit, words):
     good = tmp_path / "good.toml"
@@ -249,6 +265,22 @@ def test_bad_data_is_refused(tmp_path, edit, culprit, words):
     with pytest.raises(CatalogError) as err:
         load_catalog(papers_path=bad)
     assert culprit in str(err.value) and words in str(err.value), str(err.value)
+
+
+def with_pub(text: str, fields: str) -> str:
+    """GOOD with publication fields added to its second entry (beta1960)."""
+    return text.replace('question = "How?"', 'question = "How?"\n' + fields)
+
+
+def test_publication_fields_load(tmp_path):
+    path = tmp_path / "pub.toml"
+    path.write_text(with_pub(GOOD, 'kind = "article"\nvenue = "Nature"\nvolume = "323"\nnumber = "6088"\n'
+                                   'pages = "533-536"\ndoi = "10.1038/323533a0"'), encoding="utf-8")
+    cat = load_catalog(papers_path=path)
+    e = cat["beta1960"]
+    assert (e.kind, e.venue, e.volume, e.number, e.pages, e.doi, e.publisher) == (
+        "article", "Nature", "323", "6088", "533-536", "10.1038/323533a0", None)
+    assert cat["alpha1950"].kind is cat["alpha1950"].venue is None
 
 
 def test_bad_eras_are_refused(tmp_path):
@@ -263,6 +295,137 @@ def test_bad_eras_are_refused(tmp_path):
     """), encoding="utf-8")
     with pytest.raises(CatalogError, match="origins"):
         load_catalog(eras_path=eras)
+
+
+# ---------------------------------------------------------------- where each paper appeared, and BibTeX
+
+VENUE_FIELD = {"article": "journal", "inproceedings": "booktitle", "incollection": "booktitle", "book": "publisher",
+               "techreport": "institution", "phdthesis": "school", "misc": "howpublished"}
+BIB_ENTRY = re.compile(r"@(\w+)\{([^,\s{}]+),")
+BIB_FIELD = re.compile(r"\s*(\w+) = \{")
+
+
+def _close(text: str, start: int, what: str) -> int:
+    """Index just past the brace that closes the one opened before `start`, counting braces as BibTeX does:
+    every brace, escaped or not."""
+    depth, i = 1, start
+    while depth:
+        assert i < len(text), f"{what}: unbalanced braces"
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    return i
+
+
+def parse_bibtex(text: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(type, key, fields) for every entry, failing on unbalanced braces, stray text or a repeated field."""
+    entries, pos = [], 0
+    while text[pos:].strip():
+        m = BIB_ENTRY.match(text, pos + len(text[pos:]) - len(text[pos:].lstrip()))
+        assert m, f"not an entry: {text[pos:pos + 60]!r}"
+        end = _close(text, m.end(), m.group(2))
+        body, fields, i = text[m.end():end - 1], {}, 0
+        while body[i:].strip():
+            f = BIB_FIELD.match(body, i)
+            assert f, f"{m.group(2)}: unparsed field text {body[i:i + 60]!r}"
+            i = _close(body, f.end(), f"{m.group(2)}.{f.group(1)}")
+            assert f.group(1) not in fields, f"{m.group(2)}: field {f.group(1)} twice"
+            fields[f.group(1)] = body[f.end():i - 1]
+            i += 1 if body[i:i + 1] == "," else 0
+        entries.append((m.group(1), m.group(2), fields))
+        pos = end
+    return entries
+
+
+def test_canon_entries_say_where_they_appeared(cat):
+    canon = cat.filter(tier="canon")
+    assert len(canon) == 49
+    assert not [e.id for e in canon if not e.kind], "canon entries without a kind"
+    assert not [e.id for e in canon if not e.venue], "canon entries without a venue"
+    papers = cat.papers.values()
+    assert all(e.kind in KINDS for e in papers if e.kind)
+    dois = [e.doi for e in papers if e.doi]
+    assert len(dois) == len(set(dois)), "two entries share a doi"
+    for e in papers:
+        assert e.doi is None or re.fullmatch(r"10\.\d{4,9}/\S+", e.doi), e.id
+        assert e.pages is None or re.fullmatch(r"\w+(-\w+)?", e.pages), e.id
+        if e.venue and "arXiv" in e.venue:                    # preprints name their eprint
+            assert re.fullmatch(r"arXiv preprint arXiv:\d{4}\.\d{4,5}", e.venue), e.id
+            assert arxiv_id(e.url) in (None, e.venue.rsplit(":", 1)[1]), f"{e.id}: venue and url name two eprints"
+
+
+def test_bibtex_of_known_entries(cat):
+    ids = ["mcculloch1943", "rumelhart1986", "minsky1969", "lecun1989", "krizhevsky2012", "mnih2013"]
+    got = {key: (typ, fields) for typ, key, fields in parse_bibtex(bibtex([cat[i] for i in ids]))}
+    assert list(got) == ids
+
+    typ, f = got["mcculloch1943"]
+    assert typ == "article" and f["journal"] == "Bulletin of Mathematical Biophysics"
+    assert (f["volume"], f["number"], f["pages"], f["year"]) == ("5", "4", "115--133", "1943")
+    assert f["doi"] == "10.1007/BF02478259" and f["author"] == "Warren S. McCulloch and Walter Pitts"
+    assert f["title"] == "{A Logical Calculus of the Ideas Immanent in Nervous Activity}"
+    assert f["url"] == cat["mcculloch1943"].url and not {"booktitle", "howpublished"} & set(f)
+
+    typ, f = got["rumelhart1986"]
+    assert (typ, f["journal"], f["volume"], f["pages"], f["doi"]) == (
+        "article", "Nature", "323", "533--536", "10.1038/323533a0")
+
+    typ, f = got["minsky1969"]
+    assert typ == "book" and f["publisher"] == "MIT Press" and "journal" not in f
+
+    typ, f = got["lecun1989"]
+    assert typ == "inproceedings"
+    assert f["booktitle"] == "Advances in Neural Information Processing Systems 2 (NIPS 1989)"
+    assert f["pages"] == "396--404" and f["year"] == "1989" and "journal" not in f
+    assert f["author"].startswith("Yann LeCun and B. Boser and ")
+
+    typ, f = got["krizhevsky2012"]
+    assert typ == "inproceedings"
+    assert f["booktitle"] == "Advances in Neural Information Processing Systems 25 (NIPS 2012)"
+    assert f["pages"] == "1097--1105" and "journal" not in f
+
+    typ, f = got["mnih2013"]
+    assert typ == "misc" and f["howpublished"] == "arXiv preprint arXiv:1312.5602"
+    assert (f["eprint"], f["archiveprefix"]) == ("1312.5602", "arXiv")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bibtex_venue_field_follows_kind(cat, kind):
+    e = dataclasses.replace(cat["mcculloch1943"], kind=kind, venue="Proc. A & B_1 {x} 100%")
+    [(typ, key, f)] = parse_bibtex(bibtex([e]))
+    assert (typ, key) == (kind, "mcculloch1943")
+    assert f[VENUE_FIELD[kind]] == r"Proc. A \& B\_1 \textbraceleft{}x\textbraceright{} 100\%"
+    assert not (set(VENUE_FIELD.values()) - {VENUE_FIELD[kind]}) & set(f), "a second venue field"
+
+
+def test_bibtex_without_kind_is_misc_with_its_link(cat):
+    e = dataclasses.replace(cat["mcculloch1943"], kind=None, venue=None, volume=None, number=None, pages=None,
+                            doi=None, title="Braces { and a back\\slash", url="https://example.org/a%20b_{c}")
+    [(typ, key, f)] = parse_bibtex(bibtex([e, e]))           # an id given twice is written once
+    assert (typ, key) == ("misc", "mcculloch1943")
+    assert f["howpublished"] == r"\url{https://example.org/a\%20b_\%7Bc\%7D}"
+    assert f["title"] == r"{Braces \textbraceleft{} and a back\textbackslash{}slash}"
+    assert not {"journal", "booktitle", "volume", "pages", "doi"} & set(f)
+
+
+def test_whole_catalog_bibtex_parses(cat):
+    entries = parse_bibtex(bibtex(list(cat.papers.values())))
+    keys = [key for _, key, _ in entries]
+    assert len(keys) == len(set(keys)) == len(cat) and keys == list(cat.papers)
+    for typ, key, f in entries:
+        e = cat[key]
+        assert typ == (e.kind or "misc") and typ in KINDS, key
+        assert {"author", "title", "year", "url"} <= set(f), key
+        assert VENUE_FIELD[typ] in f, f"{key}: no {VENUE_FIELD[typ]}"
+        assert "pages" not in f or re.fullmatch(r"\w+(--\w+)?", f["pages"]), key
+        assert f.get("doi") == e.doi, key
+
+
+def test_cli_bib_prints_the_canon(capsys):
+    from dlcanon.cli import main
+
+    assert main(["bib", "--tier", "canon"]) == 0
+    entries = parse_bibtex(capsys.readouterr().out)
+    assert len(entries) == 49 and {typ for typ, _, _ in entries} >= {"article", "inproceedings", "book"}
 
 
 # ---------------------------------------------------------------- against the seeds

@@ -22,17 +22,22 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TIERS", "Catalog", "CatalogError", "Entry", "Era", "load_catalog"]
+__all__ = ["KINDS", "TIERS", "Catalog", "CatalogError", "Entry", "Era", "load_catalog"]
 
 TIERS = ("canon", "also", "milestone", "top100")
+# BibTeX entry types an entry's `kind` may name.
+KINDS = ("article", "inproceedings", "book", "incollection", "techreport", "phdthesis", "misc")
 ID_PATTERN = re.compile(r"^[a-z]+\d{4}[a-z]?$")
 ERA_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
+DOI_PATTERN = re.compile(r"^10\.\d{4,9}/[^\s{}\\]+$")          # a bare DOI: no "doi:" or https://doi.org/ prefix
+PAGES_PATTERN = re.compile(r"^[A-Za-z]*\d+[A-Za-z]*(-[A-Za-z]*\d+[A-Za-z]*)?$")  # "115-133", "42", "e1002"
 
 _REQUIRED = {  # field -> expected type, for papers.toml
     "id": str, "year": int, "title": str, "authors": list, "url": str, "era": str,
     "tiers": list, "concepts": list, "question": str, "builds_on": list,
 }
-_OPTIONAL = {"title_zh": str}
+_BIBLIO = ("venue", "kind", "volume", "number", "pages", "doi", "publisher")  # where and how it was published
+_OPTIONAL = {"title_zh": str, **{field: str for field in _BIBLIO}}
 _ERA_FIELDS = {"id": str, "name": str, "start": int, "end": int, "summary": str}
 
 
@@ -62,6 +67,13 @@ class Entry:
     question: str
     builds_on: tuple[str, ...]
     title_zh: str | None = None
+    venue: str | None = None      # journal, proceedings or book title (a book's publisher; a report's institution)
+    kind: str | None = None       # BibTeX entry type, one of KINDS; None: exported as @misc
+    volume: str | None = None
+    number: str | None = None
+    pages: str | None = None      # "115-133"
+    doi: str | None = None        # "10.1007/BF02478259"
+    publisher: str | None = None
 
 
 class Catalog:
@@ -227,11 +239,34 @@ def _parse_entry(table: dict[str, Any], where: str) -> Entry:
     concepts = _str_list(table, "concepts", where)
     if any(c != c.lower() for c in concepts):
         raise CatalogError(f"{where}: concepts must be lower case")
+    _check_biblio(table, where)
     return Entry(
         id=id, year=table["year"], title=table["title"], authors=_str_list(table, "authors", where),
         url=table["url"], era=table["era"], tiers=tiers, concepts=concepts, question=table["question"],
         builds_on=_str_list(table, "builds_on", where, allow_empty=True), title_zh=table.get("title_zh"),
+        **{field: table.get(field) for field in _BIBLIO},
     )
+
+
+def _check_biblio(table: dict[str, Any], where: str) -> None:
+    """The publication fields (types are already checked): a known kind, a venue where the kind needs one,
+    a bare DOI, pages as "first-last"; none of them without a kind."""
+    kind = table.get("kind")
+    given = [f for f in _BIBLIO if f in table and f != "kind"]
+    if kind is None:
+        if given:
+            raise CatalogError(f"{where}: field {given[0]!r} needs a 'kind' (one of {', '.join(KINDS)})")
+        return
+    if kind not in KINDS:
+        raise CatalogError(f"{where}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    if kind != "misc" and "venue" not in table:
+        raise CatalogError(f"{where}: kind {kind!r} needs a 'venue'")
+    if kind == "book" and table.get("publisher", table["venue"]) != table["venue"]:
+        raise CatalogError(f"{where}: a book's venue is its publisher; 'publisher' differs from 'venue'")
+    if "doi" in table and not DOI_PATTERN.fullmatch(table["doi"]):
+        raise CatalogError(f"{where}: doi {table['doi']!r} must be a bare DOI like '10.1038/323533a0'")
+    if "pages" in table and not PAGES_PATTERN.fullmatch(table["pages"]):
+        raise CatalogError(f"{where}: pages {table['pages']!r} must look like '115-133' or '42'")
 
 
 def _check_builds_on(entry: Entry, papers: dict[str, Entry], where: str) -> None:

@@ -9,21 +9,57 @@ from collections import Counter
 
 from . import Entry
 
+_BIB_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}",
+                 "~": r"\textasciitilde{}", **{ch: "\\" + ch for ch in "&%$#_"}}
+
 
 def _bib_escape(text: str) -> str:
-    text = text.replace("\\", r"\textbackslash{}")
-    for ch in "&%$#_":
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("{", r"\{").replace("}", r"\}").replace("~", r"\textasciitilde{}")
+    """Text as LaTeX prints it literally. One pass, so no replacement is escaped again; literal braces become
+    commands because BibTeX counts every brace, escaped or not, and one stray brace would break the entry."""
+    return re.sub(r"[\\{}~&%$#_]", lambda m: _BIB_SPECIALS[m.group(0)], text)
+
+
+# The field a venue goes in, per entry type (a book's venue is its publisher).
+_VENUE_FIELD = {"article": "journal", "inproceedings": "booktitle", "incollection": "booktitle",
+                "book": "publisher", "techreport": "institution", "phdthesis": "school", "misc": "howpublished"}
+_ARXIV_VENUE = re.compile(r"arXiv:(\d{4}\.\d{4,5})(v\d+)?\b")
+
+
+def _bib_url(url: str) -> str:
+    """A url or DOI as BibTeX reads it: braces percent-encoded (they would unbalance the entry), % escaped."""
+    return url.replace("{", "%7B").replace("}", "%7D").replace("%", r"\%")
 
 
 def bibtex(entries: list[Entry]) -> str:
+    """One BibTeX entry per paper, keyed by its id (each id once), typed by its `kind`.
+
+    An entry without a kind is an @misc that points at its url. Text fields are escaped for LaTeX;
+    the url and the doi are written as they are (styles typeset them verbatim), pages with an en dash.
+    """
     out = []
+    seen: set[str] = set()
     for e in entries:
-        fields = [("title", "{" + _bib_escape(e.title) + "}"), ("author", " and ".join(map(_bib_escape, e.authors))),
-                  ("year", str(e.year)), ("url", e.url.replace("%", r"\%")), ("note", f"dlcanon: {e.era} era")]
+        if e.id in seen:
+            continue
+        seen.add(e.id)
+        kind = e.kind or "misc"
+        fields = [("author", " and ".join(map(_bib_escape, e.authors))), ("title", "{" + _bib_escape(e.title) + "}")]
+        publisher = e.publisher
+        if kind == "book":                      # a book's venue is its publisher
+            publisher = publisher or e.venue
+        elif e.venue:
+            fields.append((_VENUE_FIELD[kind], _bib_escape(e.venue)))
+        elif kind == "misc":
+            fields.append(("howpublished", r"\url{" + _bib_url(e.url) + "}"))
+        fields += [("volume", _bib_escape(e.volume or "")), ("number", _bib_escape(e.number or "")),
+                   ("pages", re.sub(r"-+", "--", e.pages or "")), ("publisher", _bib_escape(publisher or "")),
+                   ("year", str(e.year))]
+        arxiv = _ARXIV_VENUE.search(e.venue or "")
+        if arxiv:
+            fields += [("eprint", arxiv.group(1)), ("archiveprefix", "arXiv")]
+        fields += [("doi", _bib_url(e.doi or "")), ("url", _bib_url(e.url)), ("note", f"dlcanon: {e.era} era")]
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
-        out.append(f"@misc{{{e.id},\n{body}\n}}")
+        out.append(f"@{kind}{{{e.id},\n{body}\n}}")
     return "\n\n".join(out) + ("\n" if out else "")
 
 
