@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import digits, mnist
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
@@ -55,34 +56,41 @@ F64 = torch.float64
 
 @dataclass
 class Config:
-    parity_graphs: int = 30
+    parity_graphs: Annotated[int, Range(ge=1, le=5000)] = 30
     """random module graphs whose gradients are compared with torch.autograd"""
-    data_seed: int = 0
+    data_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 0
     """seed of the train/test draws of both data sets (fixed, independent of the run's seed)"""
-    digits_train: int = 1200
+    digits_train: Annotated[int, Range(ge=2, le=1796)] = 1200
     """scikit-learn digits used for training the prototype graphs (the other 597 are the test set)"""
-    prototypes: int = 30
+    prototypes: Annotated[int, Range(ge=1, le=1795)] = 30
     """number of prototypes K in the Prototypes module"""
-    proto_epochs: int = 15
+    proto_epochs: Annotated[int, Range(ge=1, le=5000)] = 15
     """passes through the training digits"""
-    proto_batch: int = 32
+    proto_batch: Annotated[int, Range(ge=1, le=1796)] = 32
     """digits per update"""
-    proto_lr: float = 0.5
+    proto_lr: Annotated[float, Range(gt=0, le=10)] = 0.5
     """step size epsilon of the gradient learner (on the mean cross-entropy), all arms"""
-    proto_momentum: float = 0.9
+    proto_momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9
     """momentum alpha of the gradient learner"""
-    restarts: int = 5
+    restarts: Annotated[int, Range(ge=1, le=200)] = 5
     """independent starts (initial prototypes and weights) per arm; the claims use the mean over them"""
-    lenet_train: int = 7291
+    lenet_train: Annotated[int, Range(ge=1, le=60_000)] = 7291
     """MNIST training digits for LeNet-1989 (the paper's training set had 7,291)"""
-    lenet_test: int = 2007
+    lenet_test: Annotated[int, Range(ge=1, le=10_000)] = 2007
     """MNIST test digits (the paper's test set had 2,007)"""
-    lenet_epochs: int = 2
+    lenet_epochs: Annotated[int, Range(ge=1, le=500)] = 2
     """passes of LeNet-1989 through its training digits (the paper: 23)"""
-    lenet_batch: int = 16
+    lenet_batch: Annotated[int, Range(ge=1, le=8192)] = 16
     """digits per SGD step"""
-    lenet_lr: float = 0.3
+    lenet_lr: Annotated[float, Range(gt=0, le=10)] = 0.3
     """SGD step size on the mean squared error"""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if self.prototypes >= self.digits_train:
+            raise ValueError(f"prototypes must be fewer than digits_train (the prototypes start at distinct training "
+                             f"digits, and some digit must lie off them to set the width beta); got prototypes="
+                             f"{self.prototypes}, digits_train={self.digits_train}")
 
 
 PRESETS = {

@@ -151,6 +151,14 @@ def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     assert resumed.metrics == whole.metrics
 
 
+def test_smallest_config_runs():
+    """Every size-like field at its declared lower bound at once: the run still finishes and is judged."""
+    result = run_preset("bottou1990", "smoke", parity_graphs=1, digits_train=2, prototypes=1, proto_epochs=1,
+                        proto_batch=1, restarts=1, lenet_train=1, lenet_test=1, lenet_epochs=1, lenet_batch=1)
+    assert result.metrics
+    assert {c["verdict"] for c in result.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("bottou1990", "quick"))

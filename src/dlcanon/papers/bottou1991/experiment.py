@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import fashion_mnist
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
@@ -26,31 +27,41 @@ from .model import OneHiddenLayerNet, SoftmaxRegression, step_size, update
 
 @dataclass
 class Config:
-    n_train: int = 10000
+    n_train: Annotated[int, Range(ge=1, le=59_999)] = 10000
     """training images drawn (fixed draw) from Fashion-MNIST's 60,000: one epoch = this many gradients"""
-    n_val: int = 5000
+    n_val: Annotated[int, Range(ge=1, le=59_999)] = 5000
     """further training images held out to choose each method's step size"""
-    data_seed: int = 0
+    data_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 0
     """seed of the draw of the training and validation images (independent of the run's seed)"""
-    hidden: int = 0
+    hidden: Annotated[int, Range(ge=0, le=1000)] = 0
     """0: multinomial logistic regression (linear softmax); > 0: tanh hidden units of a one-hidden-layer net"""
-    batch_size: int = 1
+    batch_size: Annotated[int, Range(ge=1, le=59_999)] = 1
     """examples per stochastic update (1 is the paper's stochastic gradient)"""
-    lrs: tuple[float, ...] = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+    lrs: Annotated[tuple[float, ...], Range(gt=0, le=100, max_len=30)] = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03,
+                                                                          0.1, 0.3, 1.0)
     """the fixed grid of step sizes eps0 (factor ~3 steps), tried by both methods"""
-    sgd_epochs: int = 1
+    sgd_epochs: Annotated[int, Range(ge=1, le=100)] = 1
     """passes of stochastic gradient descent"""
-    gd_epochs: int = 30
+    gd_epochs: Annotated[int, Range(ge=1, le=5000)] = 30
     """passes (= updates) of total gradient descent"""
-    lr_decay_t0: float = 0.0
+    lr_decay_t0: Annotated[float, Range(ge=0, le=1e9)] = 0.0
     """stochastic step eps_t = eps0 / (1 + t / t0), t counting updates; 0 keeps eps0 constant"""
-    evals_per_decade: int = 5
+    evals_per_decade: Annotated[int, Range(ge=1, le=50)] = 5
     """evaluations per factor of 10 in examples processed (SGD) or in epochs (GD), plus each epoch's end (SGD)
     and the last epoch (GD)"""
-    checkpoint_every: int = 10
+    checkpoint_every: Annotated[int, Range(ge=1, le=5000)] = 10
     """total-gradient updates between checkpoints"""
     timed_replay: bool = True
     """run the two chosen learners again alone, timing their updates, for the wall-time panel"""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if self.n_train + self.n_val > 60_000:
+            raise ValueError(f"n_train + n_val must be at most Fashion-MNIST's 60,000 training images (the two "
+                             f"sets must not overlap); got {self.n_train} + {self.n_val}")
+        if self.batch_size > self.n_train:
+            raise ValueError(f"batch_size must be at most n_train (a batch cannot hold more than the training set); "
+                             f"got batch_size={self.batch_size} with n_train={self.n_train}")
 
 
 PRESETS = {

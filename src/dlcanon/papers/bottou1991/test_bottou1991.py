@@ -169,6 +169,16 @@ def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch, die_at):
     assert [s for s, _ in curves["sgd_test_error"]] == sorted({s for s, _ in curves["sgd_test_error"]})  # no repeats
 
 
+@pytest.mark.parametrize("hidden", [0, 1], ids=["softmax_regression", "one_hidden_unit"])
+def test_smallest_config_runs(hidden):
+    """One training and one validation image, one step size, one pass of each method, one evaluation a decade."""
+    need(fashion_mnist.load)
+    r = run_preset("bottou1991", "smoke", n_train=1, n_val=1, hidden=hidden, batch_size=1, lrs="0.1", sgd_epochs=1,
+                   gd_epochs=1, evals_per_decade=1, checkpoint_every=1)
+    assert r.metrics and all(math.isfinite(v) for v in r.metrics.values())
+    assert {c["verdict"] for c in r.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("bottou1991", "quick"))

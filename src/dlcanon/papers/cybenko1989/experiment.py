@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlcanon.core.config import Annotated, Range
 from dlcanon.core.data import vega
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
@@ -39,30 +40,48 @@ GENERATED = {
 
 @dataclass
 class Config:
-    widths: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    widths: Annotated[tuple[int, ...], Range(ge=1, le=512, min_len=2, max_len=12)] = (1, 2, 4, 8, 16, 32, 64)
     """Hidden units N of the networks compared (each doubling is checked for monotonicity)."""
-    restarts: int = 4
+    restarts: Annotated[int, Range(ge=1, le=64)] = 4
     """Random starts per (target, N); the best sup-norm error of them is the estimate for that N."""
-    train_points: int = 256
+    train_points: Annotated[int, Range(ge=2, le=16_384)] = 256
     """Equally spaced training points on [0, 1] where the squared error is minimised."""
-    eval_points: int = 8193
-    """Equally spaced points on [0, 1] where the sup-norm error of a generated target is measured."""
-    lm_iters: int = 60
+    eval_points: Annotated[int, Range(ge=65, le=1_048_577)] = 8193
+    """Equally spaced points on [0, 1] where the sup-norm error of a generated target is measured (at least 65:
+    coarser grids miss the ramp and the wave's peaks; 2, 3, 4 or 7 points sample the wave only at its zeros)."""
+    lm_iters: Annotated[int, Range(ge=1, le=20_000)] = 60
     """Levenberg-Marquardt iterations per activation (every network, all at once)."""
-    lsq_share: float = 0.5
+    lsq_share: Annotated[float, Range(ge=0, le=1)] = 0.5
     """Share of the iterations spent on plain least squares (p = 2) before switching to p = p_final."""
-    p_final: float = 32.0
-    """Exponent of the loss sum |G - f|^p in the later iterations: a large p approaches the sup norm."""
-    mu0: float = 0.1
+    p_final: Annotated[float, Range(ge=2, le=256)] = 32.0
+    """Exponent of the loss sum |G - f|^p in the later iterations: a large p approaches the sup norm (p < 2 gives
+    an infinite weight |r|^(p-2) wherever a residual is exactly 0, as a ReLU net's can be on a flat target)."""
+    mu0: Annotated[float, Range(ge=1e-12, le=1e12)] = 0.1
     """Initial Levenberg-Marquardt damping (then divided by 3 after a good step, doubled after a bad one)."""
-    steep_min: float = 2.0
+    steep_min: Annotated[float, Range(gt=0, le=1000)] = 2.0
     """A unit of a width-N net starts with steepness |y_j| between steep_min N and steep_max N (log-uniform)."""
-    steep_max: float = 8.0
+    steep_max: Annotated[float, Range(gt=0, le=1000)] = 8.0
     """Upper end of the starting steepness, in units of N."""
-    smooth_hours: int = 24
+    smooth_hours: Annotated[int, Range(ge=1, le=720)] = 24
     """Width of the moving average that turns the hourly Seattle series into the curve approximated."""
-    checkpoint_every: int = 10
+    checkpoint_every: Annotated[int, Range(ge=1, le=20_000)] = 10
     """Levenberg-Marquardt iterations between checkpoints."""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if any(a >= b for a, b in zip(self.widths, self.widths[1:], strict=False)):
+            raise ValueError(f"widths must be in strictly increasing order (the error is compared from each width "
+                             f"to the next); got {','.join(map(str, self.widths))}")
+        if self.eval_points < self.train_points:
+            raise ValueError(f"eval_points must be at least train_points (the sup norm is measured on a grid at "
+                             f"least as dense as the training grid); got {self.eval_points} < {self.train_points}")
+        units = self.restarts * sum(self.widths)
+        if units > 8192:
+            raise ValueError(f"restarts x sum(widths) must be at most 8,192 hidden units per target (twice the full "
+                             f"preset's); got {units:,}")
+        if units * self.train_points > 25_000_000:
+            raise ValueError(f"restarts x sum(widths) x train_points must be at most 25,000,000 (the Jacobian of all "
+                             f"networks, about 1.2 GB); got {units * self.train_points:,}")
 
 
 PRESETS = {

@@ -209,6 +209,14 @@ def test_killed_run_resumes_to_the_same_metrics(monkeypatch):
     assert resumed.metrics == fresh.metrics
 
 
+def test_smallest_config_runs():
+    """Every size-like field at its declared lower bound at once: the run still finishes and is judged."""
+    result = run_preset("cybenko1989", "smoke", widths="1,2", restarts=1, train_points=2, eval_points=65, lm_iters=1,
+                        smooth_hours=1, checkpoint_every=1)
+    assert result.metrics
+    assert {c["verdict"] for c in result.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("cybenko1989", "quick"))

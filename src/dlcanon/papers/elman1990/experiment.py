@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
 
+from dlcanon.core.config import SEED_MAX, Annotated, OneOf, Range
 from dlcanon.core.data import bible
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
@@ -30,38 +31,66 @@ from .model import SRN
 
 @dataclass
 class Config:
-    letters_train: int = 200_000
+    letters_train: Annotated[int, Range(ge=2, le=3_000_000)] = 200_000
     """letters of KJV text (from Genesis 1:1 on) the letter network trains on"""
-    letters_test: int = 50_000
-    """held-out letters right after the training text, where the error is measured"""
-    letters_hidden: int = 128
+    letters_test: Annotated[int, Range(ge=1000, le=1_000_000)] = 50_000
+    """held-out letters right after the training text, where the error is measured (at least 1,000, one scoring
+    piece: its first 50 letters only warm up the context)"""
+    letters_hidden: Annotated[int, Range(ge=1, le=1024)] = 128
     """hidden (and context) units of the letter network (the paper: 20, for a 5-bit code of 26 letters)"""
-    letters_epochs: int = 5
+    letters_epochs: Annotated[int, Range(ge=1, le=100)] = 5
     """passes through the training letters (the paper: 10, as we read it)"""
-    letters_lr: float = 0.01
+    letters_lr: Annotated[float, Range(gt=0, le=1)] = 0.01
     """Adam step size for the letter network"""
-    letters_streams: int = 32
+    letters_streams: Annotated[int, Range(ge=1, le=256)] = 32
     """parallel streams: the training letters are cut into this many contiguous pieces, trained side by side"""
-    letters_chunk: int = 32
+    letters_chunk: Annotated[int, Range(ge=1, le=256)] = 32
     """time steps per weight update of the letter network (the paper: 1, an update after every letter)"""
-    words_sentences: int = 10_000
-    """sentences generated from the templates (the paper: 10,000, about 27,500 words)"""
-    words_hidden: int = 150
+    words_sentences: Annotated[int, Range(ge=10, le=100_000)] = 10_000
+    """sentences generated from the templates (the paper: 10,000, about 27,500 words; each of the 29 words must
+    occur, which takes at least 10)"""
+    words_hidden: Annotated[int, Range(ge=1, le=1024)] = 150
     """hidden (and context) units of the word network (the paper: 150)"""
-    words_epochs: int = 6
+    words_epochs: Annotated[int, Range(ge=1, le=600)] = 6
     """passes through the word sequence (the paper: 6)"""
-    words_lr: float = 0.003
+    words_lr: Annotated[float, Range(gt=0, le=1)] = 0.003
     """Adam step size for the word network"""
-    words_streams: int = 16
+    words_streams: Annotated[int, Range(ge=1, le=256)] = 16
     """parallel streams for the word network (the paper: 1)"""
-    words_chunk: int = 16
+    words_chunk: Annotated[int, Range(ge=1, le=256)] = 16
     """time steps per weight update of the word network (the paper: 1)"""
-    corpus_seed: int = 0
+    corpus_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 0
     """seed of the sentence generator (fixed, independent of the run's seed)"""
     through_time: bool = False
     """False: Elman's rule, the error stops at the context copy; True: truncated BPTT over each chunk"""
-    linkage: str = "average"
+    linkage: Annotated[str, OneOf("single", "complete", "average", "weighted", "centroid", "median",
+                                  "ward")] = "average"
     """scipy linkage method for the hierarchical clustering of the mean hidden vectors"""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if self.letters_train + self.letters_test > 3_226_548:
+            raise ValueError(f"letters_train + letters_test must be at most 3,226,548 (the letters of the KJV); "
+                             f"got {self.letters_train + self.letters_test:,}")
+        if self.letters_train < 2 * self.letters_streams:
+            raise ValueError(f"letters_train must be at least 2 x letters_streams (each stream needs a letter and "
+                             f"its successor); got {self.letters_train} < 2 x {self.letters_streams}")
+        if self.letters_test * self.letters_hidden > 256_000_000:
+            raise ValueError(f"letters_test x letters_hidden must be at most 256,000,000 (the held-out hidden "
+                             f"states, about 1 GB); got {self.letters_test * self.letters_hidden:,}")
+        if self.words_streams > self.words_sentences:
+            raise ValueError(f"words_streams must be at most words_sentences (each stream needs a word and its "
+                             f"successor); got {self.words_streams} > {self.words_sentences}")
+        if self.words_sentences < 2000:  # from 2,000 sentences on, a word is missing with probability < 1e-16
+            words = sentences(self.words_sentences, self.corpus_seed)
+            order = torch.randperm(len(words), generator=torch.Generator().manual_seed(self.corpus_seed))
+            scored = len(words) // 8 * 8  # mean_vectors reads the corpus in 8 equal pieces
+            for arm in (words, words[order]):
+                missing = sorted(set(WORDS) - {WORDS[i] for i in arm[:scored].tolist()})
+                if missing:
+                    raise ValueError(f"words_sentences={self.words_sentences} with corpus_seed={self.corpus_seed} "
+                                     f"gives a corpus without {', '.join(missing)} (every one of the 29 words needs "
+                                     f"a mean hidden vector); use more sentences or another corpus_seed")
 
 
 PRESETS = {

@@ -130,6 +130,16 @@ def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     assert resumed.metrics == whole.metrics
 
 
+def test_smallest_config_runs():
+    """Every size-like field at its declared lower bound at once, except words_sentences: 43 is the fewest
+    sentences whose corpus (corpus_seed 0) holds all 29 words. The run still finishes and is judged."""
+    result = run_preset("elman1990", "smoke", letters_train=2, letters_test=1000, letters_hidden=1, letters_epochs=1,
+                        letters_streams=1, letters_chunk=1, words_sentences=43, words_hidden=1, words_epochs=1,
+                        words_streams=1, words_chunk=1)
+    assert result.metrics
+    assert {c["verdict"] for c in result.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("elman1990", "quick"))

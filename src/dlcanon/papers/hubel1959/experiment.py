@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from dlcanon.core import plots
+from dlcanon.core.config import Annotated, Range
 from dlcanon.core.data import fashion_mnist
 from dlcanon.core.paper import Claim
 
@@ -25,32 +26,57 @@ from .model import ComplexCell, FirstLayerCNN, SimpleCell, coordinates
 
 @dataclass
 class Config:
-    n_orientations: int = 16
+    n_orientations: Annotated[int, Range(ge=2, le=180)] = 16
     """grating orientations over 180 degrees (even, so that the orthogonal one is in the set)"""
-    n_phases: int = 8
-    """grating phases over one cycle (the frames of a drifting grating)"""
-    n_freqs: int = 8
-    """spatial frequencies, spread evenly from one cycle per RF up to the Nyquist limit (0.5 cycle/px)"""
-    cell_wavelength: float = 8.0
-    """carrier wavelength of the model cells' Gabor RFs, pixels"""
-    n_train: int = 8192
+    n_phases: Annotated[int, Range(ge=3, le=64)] = 8
+    """grating phases over one cycle (the frames of a drifting grating; at least 3, or the first harmonic F1
+    is the Nyquist frequency and F1/F0 means nothing)"""
+    n_freqs: Annotated[int, Range(ge=2, le=64)] = 8
+    """spatial frequencies, spread evenly from one cycle per RF up to the Nyquist limit (0.5 cycle/px; at least 2,
+    or only the lowest is probed)"""
+    cell_wavelength: Annotated[float, Range(ge=3, le=10)] = 8.0
+    """carrier wavelength of the model cells' Gabor RFs, pixels (at least 3: nearer the 2-px Nyquist limit the
+    odd Gabor of the complex cell is no longer in quadrature; at most 10: the spot maps take (6.7 x this)^4
+    float64 numbers, 400 MB at 10)"""
+    n_train: Annotated[int, Range(ge=1, le=60_000)] = 8192
     """Fashion-MNIST training images used (the first n of the 60,000)"""
-    n_test: int = 2000
+    n_test: Annotated[int, Range(ge=1, le=10_000)] = 2000
     """Fashion-MNIST test images used to report accuracy"""
-    epochs: int = 2
+    epochs: Annotated[int, Range(ge=1, le=100)] = 2
     """passes over the training images, for each arm"""
-    batch_size: int = 64
+    batch_size: Annotated[int, Range(ge=1, le=1024)] = 64
     """images per Adam step"""
-    lr: float = 1e-3
-    """Adam step size"""
-    n_filters: int = 16
-    """first-layer filters (the units compared with cortical RFs)"""
-    kernel: int = 7
-    """first-layer kernel size, pixels"""
-    small_init: float = 0.1
-    """conv1 init scale of the "small" arm (the "default" arm uses PyTorch's default, scale 1)"""
+    lr: Annotated[float, Range(ge=1e-6, le=1)] = 1e-3
+    """Adam step size (at least 1e-6: far smaller steps vanish against float32 weights, no filter moves and the
+    paired z is 0/0)"""
+    n_filters: Annotated[int, Range(ge=8, le=64)] = 16
+    """first-layer filters (the units compared with cortical RFs; at least 8: with fewer, every filter of the
+    small arm can start silent (negative bias, tiny weights), none moves, and the paired z is 0/0)"""
+    kernel: Annotated[int, Range(ge=3, le=28)] = 7
+    """first-layer kernel size, pixels (at least 3: the filters are probed from 1/kernel up to 0.5 cycle/px)"""
+    small_init: Annotated[float, Range(ge=0.01, le=1)] = 0.1
+    """conv1 init scale of the "small" arm (the "default" arm uses PyTorch's default, scale 1; at least 0.01,
+    below which a filter whose bias starts negative never fires and never learns)"""
     default_arm: bool = True
     """also train the "default" arm (the same random draw at PyTorch's default scale)"""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if self.n_orientations % 2:
+            raise ValueError(f"n_orientations must be even, so that the orthogonal orientation is in the set; "
+                             f"got {self.n_orientations}")
+        if self.n_orientations * self.n_freqs * self.n_phases > 2048:
+            raise ValueError(f"n_orientations x n_freqs x n_phases must be at most 2048 gratings (all are held in "
+                             f"memory at once); got {self.n_orientations} x {self.n_freqs} x {self.n_phases}")
+        if self.batch_size > self.n_train:
+            raise ValueError(f"batch_size must be at most n_train; got batch_size={self.batch_size} with "
+                             f"n_train={self.n_train}")
+        if self.batch_size * self.n_filters > 16_384:
+            raise ValueError(f"batch_size x n_filters must be at most 16,384 (the first layer's output for a batch "
+                             f"is held in memory); got {self.batch_size} x {self.n_filters}")
+        if self.n_test * self.n_filters > 160_000:
+            raise ValueError(f"n_test x n_filters must be at most 160,000 (the full preset's 10,000 x 16: all test "
+                             f"images go through the net at once); got {self.n_test} x {self.n_filters}")
 
 
 PRESETS = {

@@ -146,6 +146,13 @@ def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     assert resumed.metrics == whole.metrics
 
 
+def test_smallest_config_runs():
+    result = run_preset("hubel1959", "smoke", n_orientations=2, n_phases=3, n_freqs=2, cell_wavelength=3, n_train=1,
+                        n_test=1, epochs=1, batch_size=1, lr=1e-6, n_filters=8, kernel=3, small_init=0.01)
+    assert result.metrics
+    assert all(c["verdict"] in {"pass", "fail", "known-fail", "unjudged"} for c in result.claims)
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("hubel1959", "quick"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import digits
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
@@ -27,33 +28,76 @@ from . import model
 
 @dataclass
 class Config:
-    N: int = 50
+    N: Annotated[int, Range(ge=2, le=1000)] = 50
     """Inputs of the student and the teacher (the paper's N)."""
-    sigma2: float = 0.2
+    sigma2: Annotated[float, Range(gt=0, le=100)] = 0.2
     """Variance sigma^2 of the static noise on the teacher's outputs."""
-    u2: float = 1.0
+    u2: Annotated[float, Range(gt=0, le=100)] = 1.0
     """Squared length of the teacher per input, |u|^2 / N (every draw is scaled to exactly this)."""
-    draws: int = 200
+    draws: Annotated[int, Range(ge=1, le=10_000)] = 200
     """Independent draws of (teacher, inputs, noise) averaged over; the p examples are the first p of a draw."""
-    alphas: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.4, 1.6,
-                                 1.8, 2.0, 2.5, 3.0)
+    alphas: Annotated[tuple[float, ...], Range(gt=0, le=20, min_len=3, max_len=100)] = (
+        0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5, 3.0)
     """Load alpha = p / N values (must include 0.5, 1 and 2: the claims compare them)."""
-    lam_decades: tuple[float, ...] = (-3.0, 2.0)
+    lam_decades: Annotated[tuple[float, ...], Range(ge=-10, le=10, min_len=2, max_len=2)] = (-3.0, 2.0)
     """The weight-decay grid runs from 10^first to 10^second (plus lambda = 0)."""
-    lam_per_decade: int = 10
+    lam_per_decade: Annotated[int, Range(ge=1, le=200)] = 10
     """Grid points per decade of lambda: 10 puts neighbours a factor 1.26 apart."""
-    digits_n: tuple[int, ...] = (16, 32, 48, 56, 64, 80, 96, 128, 192, 256)
+    digits_n: Annotated[tuple[int, ...], Range(ge=1, le=1796, max_len=100)] = (16, 32, 48, 56, 64, 80, 96, 128,
+                                                                              192, 256)
     """Training-set sizes on the digits (must include 32, 64 and 128: half, once and twice the 64 pixels)."""
-    digits_seeds: int = 20
+    digits_seeds: Annotated[int, Range(ge=1, le=1000)] = 20
     """Random training subsets per size."""
-    digits_lam_decades: tuple[float, ...] = (-4.0, 2.0)
+    digits_lam_decades: Annotated[tuple[float, ...], Range(ge=-10, le=10, min_len=2, max_len=2)] = (-4.0, 2.0)
     """Weight-decay grid on the digits, 10^first .. 10^second (plus lambda = 0); leave-one-out picks from it."""
-    digits_lam_per_decade: int = 2
+    digits_lam_per_decade: Annotated[int, Range(ge=1, le=100)] = 2
     """Grid points per decade of lambda on the digits."""
-    test_fraction: float = 1 / 3
+    test_fraction: Annotated[float, Range(gt=0, lt=1)] = 1 / 3
     """Share of the 1,797 digits held out for testing (a fixed split)."""
-    split_seed: int = 0
+    split_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 0
     """Seed of the fixed train-pool / test split of the digits."""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        for name in ("lam_decades", "digits_lam_decades"):
+            lo, hi = getattr(self, name)
+            if not lo < hi:
+                raise ValueError(f"{name} must be (low, high) with low < high; got {lo:g},{hi:g}")
+        alphas = ",".join(f"{a:g}" for a in self.alphas)
+        if any(a not in self.alphas for a in (0.5, 1.0, 2.0)):
+            raise ValueError(f"alphas must include 0.5, 1 and 2 (the claims compare them); got {alphas}")
+        if self.alphas != tuple(sorted(set(self.alphas))):
+            raise ValueError(f"alphas must increase without repeats (a claim compares neighbours); got {alphas}")
+        if round(self.alphas[0] * self.N) < 1:
+            raise ValueError(f"every alpha must give at least one example (round(alpha * N) >= 1), but alpha="
+                             f"{self.alphas[0]:g} with N={self.N} gives none: raise N or the smallest alpha")
+        lo, hi = self.lam_decades
+        if not 10**lo <= self.sigma2 / self.u2 <= 10**hi:
+            raise ValueError(f"lambda_opt = sigma2 / u2 = {self.sigma2 / self.u2:g} must lie on the weight-decay "
+                             f"grid 10^{lo:g}..10^{hi:g} set by lam_decades (the claims read the error there)")
+        if any(n not in self.digits_n for n in (32, 64, 128)):
+            raise ValueError("digits_n must include 32, 64 and 128 (the claims compare them); got "
+                             + ",".join(map(str, self.digits_n)))
+        n_test, n_max = round(self.test_fraction * 1797), max(self.digits_n)  # sklearn's digits: 1,797 images
+        if n_test < 1 or 1797 - n_test < n_max:
+            raise ValueError(f"test_fraction={self.test_fraction:g} holds out {n_test} of the 1,797 digits and "
+                             f"leaves {1797 - n_test} to train on; it must hold out at least 1 and leave at least "
+                             f"max(digits_n) = {n_max}")
+        # The largest float64 arrays, at most 2**27 values (1 GiB) each: the teacher draws (draws, p, N) and
+        # their ridge coefficients (draws, lambdas, min(p, N)); on the digits the test predictions (subsets,
+        # lambdas, test images, 10) and the leave-one-out terms (subsets, lambdas, n, min(n, 65)).
+        p_max = max(round(a * self.N) for a in self.alphas)
+        n_lam = round((hi - lo) * self.lam_per_decade) + 2
+        dlo, dhi = self.digits_lam_decades
+        n_dlam = round((dhi - dlo) * self.digits_lam_per_decade) + 2
+        teacher = self.draws * max(p_max * self.N, n_lam * min(p_max, self.N))
+        if teacher > 2**27:
+            raise ValueError(f"the teacher stage would hold {teacher:,} float64 values in one array (over 1 GiB); "
+                             f"lower draws, N, the largest alpha or lam_per_decade")
+        digits = self.digits_seeds * n_dlam * max(n_test * 10, n_max * min(n_max, 65))
+        if digits > 2**27:
+            raise ValueError(f"the digits stage would hold {digits:,} float64 values in one array (over 1 GiB); "
+                             f"lower digits_seeds, digits_lam_per_decade, max(digits_n) or test_fraction")
 
 
 PRESETS = {

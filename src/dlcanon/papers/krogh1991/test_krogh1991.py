@@ -137,6 +137,16 @@ def test_killed_run_resumes_to_the_same_metrics(monkeypatch):
     assert resumed.metrics == fresh.metrics
 
 
+def test_smallest_config_runs():
+    """Every size at its lower bound: N = 2 (alpha = 0.5 still gives one example), one draw, one lambda per
+    decade, one training image among the digits sizes, one subset and a single test digit."""
+    need(digits.load)
+    r = run_preset("krogh1991", "smoke", N=2, draws=1, lam_per_decade=1, digits_n="1,32,64,128", digits_seeds=1,
+                   digits_lam_per_decade=1, test_fraction=0.0003)
+    assert r.metrics and all(math.isfinite(v) for v in r.metrics.values())
+    assert {c["verdict"] for c in r.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("krogh1991", "quick"))

@@ -42,6 +42,11 @@ class Config:
     fc_hidden: Annotated[int, Range(ge=1, le=10_000)] = 40
     """hidden units of the fully connected comparison 256-H-10 (40 gives it 10,690 parameters, >= Net-1989's)"""
 
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if self.batch_size > self.n_train:
+            raise ValueError(f"batch_size ({self.batch_size}) must not exceed n_train ({self.n_train})")
+
 
 PRESETS = {
     "smoke": Config(n_train=512, n_test=256, epochs=1),

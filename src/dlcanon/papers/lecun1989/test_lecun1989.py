@@ -1,6 +1,8 @@
 """Mechanism tests for Net-1989: sizes counted by hand, the connection table, weight sharing (shift
 equivariance), gradient parity with an nn.Conv2d reference, the data, and an exact resume."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -141,6 +143,15 @@ def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     # arms train in turn: train_epoch calls 1-4 are epochs 1-2, so the 5th dies in epoch 3
     whole, resumed = interrupt_and_resume(monkeypatch, "lecun1989", experiment, "train_epoch", 5, "smoke", epochs="3")
     assert resumed.metrics == whole.metrics
+
+
+def test_smallest_config_runs():
+    """Every size at its lower bound: 16 training digits one at a time, a single test digit, one epoch, and a
+    fully connected arm with one hidden unit."""
+    need(mnist.load)
+    r = run_preset("lecun1989", "smoke", n_train=16, n_test=1, epochs=1, batch_size=1, fc_hidden=1)
+    assert r.metrics and all(math.isfinite(v) for v in r.metrics.values())
+    assert {c["verdict"] for c in r.claims} <= {"pass", "fail", "known-fail", "unjudged"}
 
 
 @pytest.mark.claims

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlcanon.core.config import Annotated, Pattern, Range
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
 
@@ -20,17 +21,21 @@ from . import model
 
 @dataclass
 class Config:
-    parity_max_n: int = 12
-    """n-bit parity nets are built and checked for every n from 1 up to this, each on all 2^n inputs."""
-    all_functions_n: int = 3
+    parity_max_n: Annotated[int, Range(ge=2, le=18)] = 12
+    """n-bit parity nets are built and checked for every n from 1 up to this, each on all 2^n inputs (at least
+    2: the 1-bit net has no inhibitory synapse to cut; at most 18, about 150 MB)."""
+    all_functions_n: Annotated[int, Range(ge=1, le=4)] = 3
     """Every Boolean function of this many inputs (2^(2^n) functions) is wired as a two-layer net and checked."""
-    max_string_length: int = 12
-    """The nets with circles are checked on every binary string of length 0 up to this."""
-    search_max_weight: int = 3
-    """Exhaustive single-neuron search: each synapse is inhibitory or excitatory with a count 0..this."""
-    search_max_theta: int = 6
-    """Exhaustive single-neuron search: thresholds 0..this."""
-    raster_string: str = "110101101001"
+    max_string_length: Annotated[int, Range(ge=3, le=17)] = 12
+    """The nets with circles are checked on every binary string of length 0 up to this (at least 3, the
+    shortest string the '101' detector accepts; at most 17, about 250 MB)."""
+    search_max_weight: Annotated[int, Range(ge=1, le=64)] = 3
+    """Exhaustive single-neuron search: each synapse is inhibitory or excitatory with a count 0..this (at least
+    1, or no neuron in the search can be excited)."""
+    search_max_theta: Annotated[int, Range(ge=2, le=256)] = 6
+    """Exhaustive single-neuron search: thresholds 0..this (at least 2, or the search misses AND: with
+    weights up to 1 and thresholds up to 2 it already finds all 11 functions one neuron can compute)."""
+    raster_string: Annotated[str, Pattern(r"[01]{1,64}", "1 to 64 binary digits (0 or 1)")] = "110101101001"
     """The input string whose neuron-by-neuron activity the figure draws."""
 
 

@@ -148,6 +148,13 @@ def test_cutting_the_circle_breaks_the_memory():
     assert min(automaton_accuracy(cut, reference_running_parity, 6, "cpu")) < 1.0
 
 
+def test_smallest_config_runs():
+    result = run_preset("mcculloch1943", "smoke", parity_max_n=2, all_functions_n=1, max_string_length=3,
+                        search_max_weight=1, search_max_theta=2, raster_string="1")
+    assert result.metrics
+    assert all(c["verdict"] in {"pass", "fail", "known-fail", "unjudged"} for c in result.claims)
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("mcculloch1943", "quick"))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from scipy.optimize import linprog
 
+from dlcanon.core.config import Annotated, Range
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
 
@@ -25,36 +26,45 @@ from . import model
 
 @dataclass
 class Config:
-    rule_epochs: int = 30
+    rule_epochs: Annotated[int, Range(ge=1, le=3000)] = 30
     """Epochs of the textbook perceptron rule (zero start, fixed order) on AND and XOR."""
-    restarts: int = 64
+    restarts: Annotated[int, Range(ge=1, le=512)] = 64
     """Perceptrons trained side by side from random starts and random presentation orders."""
-    xor_epochs: int = 50
+    xor_epochs: Annotated[int, Range(ge=1, le=5000)] = 50
     """Epochs of the perceptron rule for the random-restart perceptrons on XOR."""
-    parity_n: tuple[int, ...] = (4, 6, 8, 10)
-    """Sizes n of the parity retina on which perceptrons are trained (all 2^n patterns)."""
-    parity_epochs: int = 20
+    parity_n: Annotated[tuple[int, ...], Range(ge=2, le=12)] = (4, 6, 8, 10)
+    """Sizes n of the parity retina on which perceptrons are trained (all 2^n patterns; n >= 2, since the
+    ceiling at n = 1 is 1 and the claim would pass whatever the perceptrons do)."""
+    parity_epochs: Annotated[int, Range(ge=1, le=1000)] = 20
     """Epochs of the perceptron rule on n-bit parity."""
-    exhaustive_max_n: int = 4
-    """Every threshold function of n = 1..this inputs is enumerated (at most 5) to find the best one on parity."""
-    order_n: tuple[int, ...] = (4, 5, 6)
-    """Retina sizes n for the order experiment (masks of order k = 1..n)."""
-    order_epochs: int = 3000
+    exhaustive_max_n: Annotated[int, Range(ge=2, le=5)] = 4
+    """Every threshold function of n = 1..this inputs is enumerated (at most 5) to find the best one on parity
+    (at least 2: the XOR claim reads the n = 2 result)."""
+    order_n: Annotated[tuple[int, ...], Range(ge=2, le=8)] = (4, 5, 6)
+    """Retina sizes n for the order experiment (masks of order k = 1..n; n >= 2, so that some k < n is tried)."""
+    order_epochs: Annotated[int, Range(ge=1, le=200_000)] = 3000
     """Cap on the epochs of the order experiment; it stops earlier once every order-n perceptron is exact."""
-    mlp_n: int = 8
-    """n of the parity task given to the one-hidden-layer net (and compared with the perceptron)."""
-    mlp_hidden_per_bit: int = 4
+    mlp_n: Annotated[int, Range(ge=2, le=12)] = 8
+    """n of the parity task given to the one-hidden-layer net (and compared with the perceptron; n >= 2, as
+    1-bit parity is the identity)."""
+    mlp_hidden_per_bit: Annotated[int, Range(ge=1, le=8)] = 4
     """Hidden units per input bit (XOR gets 2x this, n-bit parity n x this)."""
-    mlp_nets: int = 4
+    mlp_nets: Annotated[int, Range(ge=1, le=32)] = 4
     """Independent nets trained side by side; the claims use the worst of them."""
-    mlp_steps: int = 3000
+    mlp_steps: Annotated[int, Range(ge=1, le=100_000)] = 3000
     """Cap on full-batch Adam steps; training stops once every net is exact."""
-    mlp_lr: float = 0.03
+    mlp_lr: Annotated[float, Range(gt=0, le=1)] = 0.03
     """Adam learning rate."""
-    eval_every: int = 25
+    eval_every: Annotated[int, Range(ge=1, le=100_000)] = 25
     """Steps between accuracy checks (and logged curve points) of the nets."""
-    checkpoint_every: int = 500
+    checkpoint_every: Annotated[int, Range(ge=1, le=100_000)] = 500
     """Steps between checkpoints of the parity net's training."""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if self.eval_every > self.mlp_steps:
+            raise ValueError(f"eval_every must be at most mlp_steps, or the nets are never checked during training; "
+                             f"got eval_every={self.eval_every} with mlp_steps={self.mlp_steps}")
 
 
 PRESETS = {

@@ -141,6 +141,14 @@ def test_killed_parity_training_resumes_to_the_same_metrics(monkeypatch, tmp_pat
     assert steps == sorted(set(steps)) and steps[0] == 10  # none lost, none logged twice
 
 
+def test_smallest_config_runs():
+    result = run_preset("minsky1969", "smoke", rule_epochs=1, restarts=1, xor_epochs=1, parity_n=2, parity_epochs=1,
+                        exhaustive_max_n=2, order_n=2, order_epochs=1, mlp_n=2, mlp_hidden_per_bit=1, mlp_nets=1,
+                        mlp_steps=1, eval_every=1, checkpoint_every=1)
+    assert result.metrics
+    assert all(c["verdict"] in {"pass", "fail", "known-fail", "unjudged"} for c in result.claims)
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("minsky1969", "quick"))

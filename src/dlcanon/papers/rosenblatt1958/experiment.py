@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from dlcanon.core import plots
+from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import digits, fashion_mnist
 from dlcanon.core.paper import Claim
 
@@ -30,40 +31,53 @@ from .model import AssociationLayer, Perceptron, step
 
 @dataclass
 class Config:
-    eta: float = 1.0
+    eta: Annotated[float, Range(ge=1e-4, le=1e4)] = 1.0
     """Learning rate of the error-correction rule (weights start at zero, so it never changes a response)."""
-    n_pairs: int = 45
+    n_pairs: Annotated[int, Range(ge=1, le=45)] = 45
     """How many of the 45 digit pairs (0-1, 0-2, ..., 8-9, in that order) get the convergence test."""
-    pair_max_epochs: int = 200
+    pair_max_epochs: Annotated[int, Range(ge=1, le=20_000)] = 200
     """Give up on a pair after this many sweeps without an error-free one (counts as not converged)."""
-    svm_C: float = 1e4
-    """C of the linear SVM whose separator gives the margin gamma (large C: hard margin)."""
-    test_fraction: float = 1 / 3
+    svm_C: Annotated[float, Range(ge=10, le=1e8)] = 1e4
+    """C of the linear SVM whose separator gives the margin gamma (large C: hard margin; below about 10 the
+    soft margin misses separators of some pairs, which then drop out of the convergence claims)."""
+    test_fraction: Annotated[float, Range(ge=0.01, le=0.99)] = 1 / 3
     """Share of each digit class held out for testing (a fixed stratified split)."""
-    split_seed: int = 0
+    split_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 0
     """Seed of the train/test split, fixed on purpose: the split does not move with the run's seed."""
-    n_orders: int = 5
+    n_orders: Annotated[int, Range(ge=1, le=100)] = 5
     """Independent presentation orders trained side by side; accuracies are averaged over them."""
-    ovr_epochs: int = 20
+    ovr_epochs: Annotated[int, Range(ge=1, le=1000)] = 20
     """Sweeps through the digit training set for the one-vs-rest machines."""
-    s_threshold: float = 0.5
+    s_threshold: Annotated[float, Range(gt=0, le=1)] = 0.5
     """An S-point (pixel scaled to 0..1) is on when its intensity reaches this level."""
-    n_A: tuple[int, ...] = (100, 300, 1000, 3000)
+    n_A: Annotated[tuple[int, ...], Range(ge=1, le=20_000, min_len=2, max_len=10)] = (100, 300, 1000, 3000)
     """Numbers of A-units tried; the first and the last are compared by a claim."""
-    a_excitatory: int = 6
+    a_excitatory: Annotated[int, Range(ge=1, le=64)] = 6
     """x: excitatory connections from random S-points to each A-unit."""
-    a_inhibitory: int = 3
+    a_inhibitory: Annotated[int, Range(ge=0, le=63)] = 3
     """y: inhibitory connections from random S-points to each A-unit."""
-    a_theta: float = 2.0
+    a_theta: Annotated[float, Range(gt=-64, le=64)] = 2.0
     """theta: an A-unit fires when (on excitatory) - (on inhibitory) origin points reach this."""
     fashion: bool = False
     """Also train the one-vs-rest perceptron on Fashion-MNIST (60k train / 10k test)."""
-    fashion_epochs: int = 10
+    fashion_epochs: Annotated[int, Range(ge=1, le=200)] = 10
     """Sweeps through Fashion-MNIST's training set."""
-    fashion_orders: int = 3
+    fashion_orders: Annotated[int, Range(ge=1, le=30)] = 3
     """Presentation orders trained side by side on Fashion-MNIST."""
-    fashion_limit: int = 0
+    fashion_limit: Annotated[int, Range(ge=0, le=60_000)] = 0
     """Train on only the first this-many Fashion-MNIST images (0: all 60,000); smoke uses a few."""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if list(self.n_A) != sorted(set(self.n_A)):
+            raise ValueError(f"n_A must list numbers of A-units in strictly increasing order (the claim compares the "
+                             f"first with the last); got {','.join(map(str, self.n_A))}")
+        if self.a_excitatory + self.a_inhibitory > 64:
+            raise ValueError(f"a_excitatory + a_inhibitory must be at most 64, the number of S-points (8x8 "
+                             f"pixels); got {self.a_excitatory} + {self.a_inhibitory}")
+        if not -self.a_inhibitory < self.a_theta <= self.a_excitatory:
+            raise ValueError(f"a_theta must lie in (-a_inhibitory, a_excitatory] = ({-self.a_inhibitory}, "
+                             f"{self.a_excitatory}], or every A-unit always fires or never does; got {self.a_theta}")
 
 
 PRESETS = {

@@ -232,6 +232,14 @@ def test_resume_gives_the_same_metrics(monkeypatch, kill_at):
         assert resumed.metrics[k] == v or (np.isnan(v) and np.isnan(resumed.metrics[k])), k
 
 
+def test_smallest_config_runs():
+    result = run_preset("rosenblatt1958", "smoke", n_pairs=1, pair_max_epochs=1, svm_C=10, test_fraction=0.01,
+                        n_orders=1, ovr_epochs=1, n_A="1,2", a_excitatory=1, a_inhibitory=0, a_theta=1,
+                        fashion_epochs=1, fashion_orders=1, fashion_limit=1)
+    assert result.metrics
+    assert all(c["verdict"] in {"pass", "fail", "known-fail", "unjudged"} for c in result.claims)
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("rosenblatt1958", "quick"))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from dlcanon.core.config import SEED_MAX, Annotated, OneOf, Range
 from dlcanon.core.data import digits, fashion_mnist
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
@@ -34,30 +35,50 @@ SHORT = {"relative_entropy": "ce", "quadratic": "mse"}
 
 @dataclass
 class Config:
-    dataset: str = "digits"
+    dataset: Annotated[str, OneOf("digits", "fashion_mnist")] = "digits"
     """'digits' (scikit-learn's 8x8 digits, 64 inputs) or 'fashion_mnist' (28x28, 784 inputs)"""
-    n_train: int = 1200
-    """training patterns drawn (fixed draw) from the data set; digits' remaining patterns are the test set"""
-    data_seed: int = 0
+    n_train: Annotated[int, Range(ge=50, le=60_000)] = 1200
+    """training patterns drawn (fixed draw) from the data set; digits' remaining patterns are the test set (at
+    least 50 training patterns: on fewer, the untrained net can score 0.5 by chance, see target_train_acc)"""
+    data_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 0
     """seed of the draw of the training patterns (independent of the run's seed)"""
-    hidden: int = 32
+    hidden: Annotated[int, Range(ge=1, le=1024)] = 32
     """logistic hidden units H of the n_in-H-10 network"""
-    lrs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    lrs: Annotated[tuple[float, ...], Range(gt=0, le=1000, max_len=16)] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
     """the fixed grid of learning rates eta (factor-2 steps), tried for both errors and both starts"""
-    seeds: int = 3
+    seeds: Annotated[int, Range(ge=1, le=50)] = 3
     """initial weight draws per learning rate; a grid point's score is the median over them"""
-    target_train_acc: float = 0.9
-    """the training accuracy whose first epoch is compared (fixed before any run)"""
-    epochs: int = 250
+    target_train_acc: Annotated[float, Range(ge=0.5, le=1)] = 0.9
+    """the training accuracy whose first epoch is compared (fixed before any run; at least 0.5: a target the
+    untrained net already meets makes both times 0 and the speed-up 0/0)"""
+    epochs: Annotated[int, Range(ge=1, le=30_000)] = 250
     """most full-batch gradient-descent epochs from the normal start (a grid not at target by then is censored)"""
-    init_scale: float = 1.0
+    init_scale: Annotated[float, Range(gt=0, le=1000)] = 1.0
     """normal start: weights uniform in +-init_scale/sqrt(fan_in)"""
-    saturated_init_scale: float = 20.0
+    saturated_init_scale: Annotated[float, Range(gt=0, le=1000)] = 20.0
     """saturated start: the same draw, scaled so that most hidden and output units start deep in their tails"""
-    saturated_epochs: int = 200
+    saturated_epochs: Annotated[int, Range(ge=1, le=10_000)] = 200
     """epochs from the saturated start; its claim compares training accuracy after them"""
-    checkpoint_every: int = 100
+    checkpoint_every: Annotated[int, Range(ge=1, le=30_000)] = 100
     """epochs between checkpoints inside a stage"""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        if self.dataset == "digits" and self.n_train > 1796:
+            raise ValueError(f"n_train must be at most 1796 with dataset=digits (its 1,797 digits less at least "
+                             f"one for the test set); got {self.n_train}")
+        if any(a >= b for a, b in zip(self.lrs, self.lrs[1:], strict=False)):
+            raise ValueError(f"lrs must be in strictly increasing order (a tie goes to the smaller learning rate); "
+                             f"got {','.join(f'{v:g}' for v in self.lrs)}")
+        if self.saturated_init_scale <= self.init_scale:
+            raise ValueError(f"saturated_init_scale must be larger than init_scale (the saturated start is the "
+                             f"normal draw scaled up); got {self.saturated_init_scale:g} <= {self.init_scale:g}")
+        n_in = 64 if self.dataset == "digits" else 784
+        size = len(self.lrs) * self.seeds * max(self.hidden, 10) * (self.n_train + n_in)
+        if size > 200_000_000:
+            raise ValueError(f"len(lrs) x seeds x max(hidden, 10) x (n_train + {n_in} inputs) must be at most "
+                             f"200,000,000 (each of the grid's activation and weight tensors, about 0.8 GB); "
+                             f"got {size:,}: use fewer learning rates, seeds, hidden units or patterns")
 
 
 PRESETS = {

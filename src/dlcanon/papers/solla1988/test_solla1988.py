@@ -130,6 +130,14 @@ def test_an_interrupted_run_resumes_to_the_same_metrics(monkeypatch):
     assert resumed.metrics == whole.metrics
 
 
+def test_smallest_config_runs():
+    """Every size-like field at its declared lower bound at once: the run still finishes and is judged."""
+    result = run_preset("solla1988", "smoke", n_train=50, hidden=1, lrs="1", seeds=1, epochs=1, saturated_epochs=1,
+                        checkpoint_every=1)
+    assert result.metrics
+    assert {c["verdict"] for c in result.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("solla1988", "quick"))
