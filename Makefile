@@ -30,6 +30,7 @@ reproduce: setup
 	$(BIN)/dlcanon report
 
 test: setup
+	scripts/install-system-test.sh
 	$(BIN)/ruff check src tests benchmarks conftest.py
 	$(BIN)/python -m pytest -q
 

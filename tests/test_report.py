@@ -1,10 +1,18 @@
-"""Generated docs: the README claims table and notes.md results tables come from the results store."""
+"""Results of record and what is rendered from them: the README claims table, the notes.md results tables, the
+report (record beside the user's own runs). Only `dlcanon record` writes tracked files."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from dlcanon import report
+from dlcanon import cli, record, report
 from dlcanon.core import registry, runtime
 from dlcanon.core.results import Store
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_replace_between_keeps_everything_outside_the_markers():
@@ -15,29 +23,93 @@ def test_replace_between_keeps_everything_outside_the_markers():
         report.replace_between("no markers here", "claims", "x")
 
 
-def test_tables_show_the_measured_value_and_the_papers_figure(tmp_path):
+@pytest.fixture
+def papers_copy(tmp_path, monkeypatch):
+    """record.py and report.py pointed at a copy of the papers folder and README: the real ones stay as they are."""
+    papers = tmp_path / "papers"
+    shutil.copytree(record.PAPERS, papers, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    shutil.copy(REPO / "README.md", tmp_path / "README.md")
+    monkeypatch.setattr(record, "PAPERS", papers)
+    monkeypatch.setattr(report, "PACKAGE", tmp_path)
+    monkeypatch.setattr(report, "REPO", tmp_path)
+    monkeypatch.setenv("DLCANON_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_record_writes_an_entry_with_its_provenance_and_renders_the_tables(papers_copy, capsys):
+    rc = cli.main(["record", "mcculloch1943", "--preset", "quick", "--seeds", "2", "--allow-dirty"])
+    assert rc == 0, capsys.readouterr().err
+    rec = json.loads((papers_copy / "papers" / "mcculloch1943" / "record.json").read_text())
+    (e,) = [x for x in rec["entries"] if x["preset"] == "quick"]
+    assert e["seeds"] == [0, 1] and e["device_kind"] == "cpu" and e["versions"]["torch"]
+    assert e["git_rev"] and e["date"] and e["wall_s"] > 0 and len(e["runs"]) == 2
+    paper = registry.get("mcculloch1943")
+    assert rec["claims"] == record.claim_texts(paper)
+    assert e["config"] == json.loads(json.dumps(paper.presets["quick"].__dict__))
+    notes = (papers_copy / "papers" / "mcculloch1943" / "notes.md").read_text()
+    readme = (papers_copy / "README.md").read_text()
+    for claim in paper.claims:
+        assert claim.statement in notes and claim.statement in readme
+    assert "seed(s) 0, 1, cpu" in notes
+    store = Store(papers_copy / "home" / "results.sqlite")
+    assert {r["seed"] for r in store.runs("mcculloch1943")} == {0, 1}
+
+
+def test_aggregate_gives_mean_and_spread_over_seeds():
+    runs = [{"metrics": {"a": 1.0, "b": 2.0}}, {"metrics": {"a": 3.0, "b": 2.0}}]
+    mean, spread = record.aggregate(runs)
+    assert mean == {"a": 2.0, "b": 2.0} and spread["a"] == pytest.approx(2 ** 0.5) and spread["b"] == 0
+
+
+def test_record_refuses_uncommitted_source_unless_told(papers_copy, monkeypatch, capsys):
+    monkeypatch.setattr(record, "git_state", lambda: {"rev": "abc", "dirty": True})
+    assert cli.main(["record", "mcculloch1943"]) == 2
+    assert "uncommitted" in capsys.readouterr().err
+
+
+def test_custom_runs_are_marked_and_never_reported_as_the_presets(tmp_path):
     store = Store(tmp_path / "r.sqlite")
     paper = registry.get("mcculloch1943")
-    result = runtime.execute(paper, "quick", device="cpu", store=store, quiet=True)
-    readme_table = report.claims_table(store, ["mcculloch1943"])
-    notes_table = report.notes_table(store, "mcculloch1943")
-    for claim in paper.claims:
-        assert claim.statement in readme_table and claim.statement in notes_table
-    assert paper.claims[0].paper_value.replace("|", "\\|") in notes_table
-    assert f"run {result.run_id}, seed 0, cpu" in notes_table
-    assert readme_table.count("\n") == len(paper.claims) + 1       # header, rule, one row per claim
-    assert "not run" in readme_table                                 # no full run recorded yet
+    plain = runtime.execute(paper, "smoke", device="cpu", store=store, quiet=True)
+    custom = runtime.execute(paper, "smoke", device="cpu", store=store, quiet=True, overrides={"parity_max_n": "6"})
+    assert json.loads(store.run(custom.run_id)["overrides"]) == {"parity_max_n": "6"}
+    assert store.latest_finished("mcculloch1943", "smoke")["id"] == plain.run_id
+    assert store.latest_finished("mcculloch1943", "smoke", custom=True)["id"] == custom.run_id
 
 
-def test_no_run_yet_says_how_to_get_one(tmp_path):
-    assert "dlcanon run lecun1989" in report.notes_table(Store(tmp_path / "r.sqlite"), "lecun1989")
+def test_report_shows_the_record_and_the_users_latest_run_and_touches_no_tracked_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCANON_HOME", str(tmp_path))
+    store = Store()
+    mine = runtime.execute(registry.get("mcculloch1943"), "quick", device="cpu", store=store, quiet=True)
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
+    md, _ = report.write_report(store, tmp_path / "rep")
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
+    assert before == after
+    text = md.read_text()
+    assert "yours (quick)" in text and "record (quick)" in text
+    rows = report.comparison_rows(store, "mcculloch1943")
+    assert rows[0]["yours_quick"]["measured"] == mine.claims[0]["measured"]
 
 
-def test_update_docs_rewrites_only_the_readme_it_is_given(tmp_path, monkeypatch):
-    store = Store(tmp_path / "r.sqlite")
-    runtime.execute(registry.get("mcculloch1943"), "quick", device="cpu", store=store, quiet=True)
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\n<!-- claims:start -->\n<!-- claims:end -->\n")
-    monkeypatch.setattr(report, "PACKAGE", tmp_path / "no-package")      # keep the real notes.md untouched
-    changed = report.update_docs(store, readme)
-    assert changed == [readme] and "mcculloch1943" in readme.read_text()
+def test_the_committed_tables_are_what_the_record_renders(tmp_path, monkeypatch):
+    """README.md and every notes.md hold exactly the tables the record gives (nobody typed them)."""
+    shutil.copytree(record.PAPERS, tmp_path / "papers", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    shutil.copy(REPO / "README.md", tmp_path / "README.md")
+    monkeypatch.setattr(record, "PAPERS", tmp_path / "papers")
+    assert report.render_docs(tmp_path / "README.md", tmp_path / "papers") == []
+
+
+@pytest.mark.parametrize("pid", registry.implemented())
+def test_the_record_agrees_with_the_code(pid):
+    """Each implemented paper has a record; its claims and preset configs are the code's own (else re-record)."""
+    rec = record.load(pid)
+    assert rec is not None, f"no record: `dlcanon record {pid} --preset quick`"
+    paper = registry.get(pid)
+    assert not record.stale_claims(paper), f"claims changed since recorded: re-record {pid}"
+    assert rec["claims"] == record.claim_texts(paper), f"claim texts changed: `dlcanon record {pid} --render`"
+    presets = {e["preset"] for e in rec["entries"]}
+    assert "quick" in presets
+    for e in rec["entries"]:
+        assert e["config"] == json.loads(json.dumps(paper.presets[e["preset"]].__dict__)), \
+            f"the {e['preset']} preset changed since it was recorded: re-record it"
+        assert {c["name"] for c in e["claims"]} == {c.name for c in paper.claims}

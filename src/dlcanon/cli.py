@@ -44,6 +44,14 @@ class IntRange:
         return value
 
 
+def _overrides_text(run) -> str:
+    return " ".join(f"{k}={v}" for k, v in json.loads(run["overrides"]).items())
+
+
+def _show_value(v) -> str:
+    return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -146,16 +154,12 @@ def cmd_show(a) -> int:
     info["led_to"] = cat.led_to(e.id)
     info["implemented"] = e.id in registry.implemented()
     if info["implemented"]:
-        paper = registry.get(e.id)
-        info["claims"] = [{"name": c.name, "statement": c.statement, "paper_value": c.paper_value,
-                           "scale_note": c.scale_note, "known_fail": c.known_fail} for c in paper.claims]
-        store = _store()
-        info["latest"] = {}
-        for preset in ("quick", "full", "smoke"):
-            run = store.latest_finished(e.id, preset)
-            if run is not None:
-                info["latest"][preset] = {"run": run["id"], "wall_s": run["wall_s"],
-                                          "claims": [dict(c) for c in store.claims(run["id"])]}
+        from . import record
+        from .report import comparison_rows
+
+        info["record"] = [{k: v for k, v in x.items() if k not in ("metrics", "spread", "claims")}
+                          for x in (record.load(e.id) or {"entries": []})["entries"]]
+        info["claims"] = comparison_rows(_store(), e.id)
     if a.json:
         _emit_json(info)
         return 0
@@ -170,121 +174,240 @@ def cmd_show(a) -> int:
     if not info["implemented"]:
         print("  status:     not implemented yet")
         return 0
-    print(f"  status:     implemented — `dlcanon run {e.id}`")
-    for c in info["claims"]:
-        print(f"  claim {c['name']}: {c['statement']}   (paper: {c['paper_value']})")
-        if c["known_fail"]:
-            print(f"      known not to reproduce here: {c['known_fail']}")
-    for preset, run in info["latest"].items():
-        verdicts = ", ".join(f"{c['claim']}={c['verdict']}" for c in run["claims"])
-        print(f"  latest {preset}: run {run['run']}, {run['wall_s']:.1f} s — {verdicts}")
+    print(f"  status:     implemented — `dlcanon run {e.id}`, `dlcanon config {e.id}`")
+    _print_claims(info)
     return 0
 
 
-def _claim_rows(result) -> list[list]:
-    from .report import fmt
+def _print_claims(info: dict) -> None:
+    from .report import VERDICT, fmt, provenance
 
-    return [[result.paper, c["claim"], c["paper_value"], f"{fmt(c['measured'])}  ({c['statement']})",
-             c["verdict"], f"{result.wall_s:.1f} s"] for c in result.claims]
+    for entry in info["record"]:
+        print(f"  record:     {provenance(entry)}")
+    mine = lambda c: f"{fmt(c['measured'])} {VERDICT[c['verdict']]}" if c else "not run"
+    for c in info["claims"]:
+        print(f"\n  {c['name']}: {c['statement']}")
+        print(f"      the paper:  {c['paper_value']}")
+        print(f"      record:     quick {mine(c['record_quick'])} · full {mine(c['record_full'])}")
+        print(f"      yours:      quick {mine(c['yours_quick'])} · full {mine(c['yours_full'])}")
+        print(f"      scale:      {c['scale_note']}")
+        if c["known_fail"]:
+            print(f"      known-fail: {c['known_fail']}")
 
 
-CLAIM_HEADERS = ["paper", "claim", "the paper", "ours", "verdict", "wall"]
+def _claim_rows(paper: str, claims: list[dict]) -> list[list]:
+    from .report import VERDICT, fmt
+
+    colour = {"pass": "green", "fail": "bold red", "known-fail": "yellow", "unjudged": "dim"}
+    return [[paper, c["claim"], fmt(c["measured"]), " ".join(c["statement"].rsplit(" ", 2)[-2:]),
+             f"[{colour[c['verdict']]}]{VERDICT[c['verdict']]}[/]"] for c in claims]
+
+
+CLAIM_HEADERS = ["paper", "claim", "ours", "bar", "verdict"]
 
 
 def cmd_run(a) -> int:
     from .core import runtime
+    from .report import fmt
 
     paper = _paper(a.id)
     threads = a.threads if a.threads is not None else runtime.default_threads()
     overrides = _overrides(a.set)
-    paper.config(a.preset, overrides)                 # a bad preset or override fails before any output
+    cfg = paper.config(a.preset, overrides)           # a bad preset or override fails before any output
     t0 = time.perf_counter()
-    announce = None if a.json else (lambda line: print(line, file=sys.stderr))
+
+    def announce(line: str) -> None:
+        import dataclasses
+
+        shown = [f"{k}={_show_value(v)}{'*' if k in overrides else ''}" for k, v in dataclasses.asdict(cfg).items()]
+        print(line, file=sys.stderr)
+        print(f"  config: {', '.join(shown)}" + ("   (* overridden: a custom run, not the preset's result)"
+                                                 if overrides else ""), file=sys.stderr)
+
     result = runtime.execute(paper, a.preset, seed=a.seed, device=a.device, overrides=overrides,
-                             resume=a.resume, threads=threads, quiet=a.json, announce=announce)
+                             resume=a.resume, threads=threads, quiet=a.json, announce=None if a.json else announce)
     if a.json:
         _emit_json({"run": result.run_id, "paper": result.paper, "preset": result.preset, "seed": result.seed,
                     "device": result.device, "wall_s": result.wall_s, "metrics": result.metrics,
                     "claims": result.claims, "folder": str(result.out_dir)})
     else:
-        _table(CLAIM_HEADERS, _claim_rows(result), title=f"run {result.run_id}: {a.id} ({a.preset})")
-        print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items())))
-        print(f"files:   {result.out_dir}   ({time.perf_counter() - t0:.1f} s)")
+        custom = " custom" if overrides else ""
+        _table(CLAIM_HEADERS, _claim_rows(a.id, result.claims),
+               title=f"run {result.run_id}: {a.id} ({a.preset}{custom}, seed {a.seed}, {result.wall_s:.1f} s)")
+        print("metrics: " + ", ".join(f"{k}={fmt(v)}" for k, v in sorted(result.metrics.items())))
+        print(f"files:   {result.out_dir}   ({time.perf_counter() - t0:.1f} s); the paper's figures: "
+              f"`dlcanon show {a.id}`")
     return 0 if result.ok else 1
 
 
-def _reproduce_one(args: tuple) -> dict:
-    """One paper in a worker process (one torch thread)."""
+def _run_job(args: tuple) -> dict:
+    """One paper on one seed, in a worker process (one torch thread). Never raises: errors are returned."""
     pid, preset, seed, device = args
     from .core import registry, runtime
-    from .core.data import DataUnavailable
 
     try:
         r = runtime.execute(registry.get(pid), preset, seed=seed, device=device, threads=1, quiet=True)
-        return {"paper": pid, "run": r.run_id, "wall_s": r.wall_s, "claims": r.claims, "error": None}
-    except DataUnavailable as e:
-        return {"paper": pid, "run": None, "wall_s": 0.0, "claims": [], "error": str(e)}
+        return {"paper": pid, "run": r.run_id, "seed": seed, "device": r.device, "wall_s": r.wall_s,
+                "metrics": r.metrics, "claims": r.claims, "error": None}
     except Exception as e:  # a crash in one paper must not hide the others' results
-        return {"paper": pid, "run": None, "wall_s": 0.0, "claims": [], "error": f"{type(e).__name__}: {e}"}
+        return {"paper": pid, "run": None, "seed": seed, "device": device, "wall_s": 0.0, "metrics": {},
+                "claims": [], "error": f"{type(e).__name__}: {_one_line(e)}"}
+
+
+def _run_jobs(jobs: list[tuple], n_workers: int, expected: dict[str, float]):
+    """Run jobs on n_workers processes; yield each result as it finishes, in finishing order, printing a line
+    per paper with an ETA (from the record's wall times), and a bar per running paper on a terminal."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    t0, done, total = time.perf_counter(), 0, len(jobs)
+    left = {j: expected.get(j[0], 0.0) for j in jobs}
+    progress = _Bars(jobs, expected) if sys.stderr.isatty() else None
+    with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool:
+        pending = {pool.submit(_run_job, j): j for j in jobs}
+        while pending:
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if progress:
+                progress.tick()
+            for fut in finished:
+                job = pending.pop(fut)
+                r = fut.result()
+                done += 1
+                left.pop(job)
+                eta = sum(left.values()) / n_workers
+                if progress:
+                    progress.finish(job)
+                print(f"  [{done}/{total}] {_verdict_counts(r)}   {time.perf_counter() - t0:.0f} s elapsed"
+                      f"{f', about {eta:.0f} s left' if left and eta else ''}", file=sys.stderr)
+                yield r
+    if progress:
+        progress.stop()
+
+
+class _Bars:
+    """One bar per running paper (rich), advanced by elapsed time against the record's wall time."""
+
+    def __init__(self, jobs: list[tuple], expected: dict[str, float]):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True)
+        self.tasks = {j: self.p.add_task(f"{j[0]} (seed {j[2]})",
+                                         total=expected.get(j[0]) or None) for j in jobs}
+        self.t0 = time.perf_counter()
+        self.p.start()
+
+    def tick(self):
+        for task in self.tasks.values():
+            if not self.p.tasks[task].finished:
+                self.p.update(task, completed=time.perf_counter() - self.t0)
+
+    def finish(self, job):
+        self.p.remove_task(self.tasks.pop(job))
+
+    def stop(self):
+        self.p.stop()
+
+
+def _verdict_counts(r: dict) -> str:
+    from .report import VERDICT
+
+    if r["error"]:
+        return f"{r['paper']}: ERROR {r['error']}"
+    v = [c["verdict"] for c in r["claims"]]
+    counts = ", ".join(f"{v.count(k)} {VERDICT[k]}" for k in ("pass", "fail", "known-fail", "unjudged") if v.count(k))
+    return f"{r['paper']}: {counts} ({r['wall_s']:.1f} s)"
+
+
+def _expected_walls(ids: list[str], preset: str) -> dict[str, float]:
+    from . import record
+
+    return {pid: e["wall_s"] / len(e["seeds"]) for pid in ids
+            if (e := record.entry(record.load(pid), preset)) is not None}
+
+
+def _preflight(ids: list[str], preset: str, device: str) -> None:
+    """Everything a batch can get wrong, checked before any work: ids, preset, device, store, cache folder."""
+    from .core.data import checked_cache_dir
+    from .core.runtime import pick_device
+
+    for pid in ids:
+        _paper(pid).config(preset)
+    pick_device(device)
+    _store()
+    checked_cache_dir()
 
 
 def cmd_reproduce(a) -> int:
-    from concurrent.futures import ProcessPoolExecutor
-
     from .core import registry
-    from .core.data import checked_cache_dir
-    from .core.runtime import pick_device
-    from .report import fmt
 
     ids = a.ids or registry.implemented()
-    for pid in ids:
-        _paper(pid).config(a.preset)                  # unknown ids and presets fail here, before any work
-    pick_device(a.device)                             # so does a device this machine does not have,
-    _store()                                          # a damaged results store
-    checked_cache_dir()                               # or a cache folder that cannot be used
+    _preflight(ids, a.preset, a.device)
     jobs = [(pid, a.preset, a.seed, a.device) for pid in ids]
     print(f"reproducing {len(ids)} paper(s), preset {a.preset}, {a.jobs} job(s) ...", file=sys.stderr)
     t0 = time.perf_counter()
-    results = []
-    if a.jobs == 1:
-        for j in jobs:
-            results.append(_reproduce_one(j))
-            _progress_line(results[-1])
-    else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
-            for r in pool.map(_reproduce_one, jobs):
-                results.append(r)
-                _progress_line(r)
+    results = list(_run_jobs(jobs, a.jobs, _expected_walls(ids, a.preset)))
+    results.sort(key=lambda r: ids.index(r["paper"]))
     rows, bad = [], 0
     for r in results:
         if r["error"]:
             bad += 1
-            rows.append([r["paper"], "(run failed)", "", r["error"][:160], "error", "-"])
-        for c in r["claims"]:
-            bad += c["verdict"] == "fail"
-            rows.append([r["paper"], c["claim"], c["paper_value"], f"{fmt(c['measured'])}  ({c['statement']})",
-                         c["verdict"], f"{r['wall_s']:.1f} s"])
+            rows.append([r["paper"], "(run failed)", "-", "-", f"[bold red]error[/]: {r['error'][:80]}"])
+        bad += sum(c["verdict"] == "fail" for c in r["claims"])
+        rows += _claim_rows(r["paper"], r["claims"])
     if a.json:
         _emit_json(results)
     else:
         _table(CLAIM_HEADERS, rows, title=f"dlcanon reproduce ({a.preset})")
         n = sum(len(r["claims"]) for r in results)
-        print(f"{n} claims in {len(ids)} papers, {bad} failing, {time.perf_counter() - t0:.1f} s in all")
+        print(f"{n} claims in {len(ids)} papers, {bad} failing, {time.perf_counter() - t0:.1f} s in all; "
+              f"the paper's figures beside ours: `dlcanon show ID`")
     return 1 if bad else 0
 
 
-def _progress_line(r: dict) -> None:
-    if r["error"]:
-        print(f"  {r['paper']}: ERROR {r['error']}", file=sys.stderr)
-    else:
-        v = [c["verdict"] for c in r["claims"]]
-        counts = ", ".join(f"{v.count(k)} {k}" for k in ("pass", "fail", "known-fail", "unjudged") if v.count(k))
-        print(f"  {r['paper']}: {counts} ({r['wall_s']:.1f} s)", file=sys.stderr)
+def cmd_record(a) -> int:
+    """Write the results of record from fresh runs of the unmodified presets (for the people who build dlcanon)."""
+    from . import record
+    from .core import registry
+    from .report import render_docs
+
+    ids = a.ids or registry.implemented()
+    if a.render:
+        for pid in ids:
+            paper = registry.get(pid)
+            if stale := record.stale_claims(paper):
+                raise UserError(f"{pid}: claims {', '.join(stale)} changed since they were recorded; "
+                                f"record the paper again (`dlcanon record {pid} --preset quick`, and full)")
+            if record.refresh_texts(paper):
+                print(f"refreshed claim texts in {record.path(pid)}")
+        for p in render_docs():
+            print(f"updated {p}")
+        return 0
+    git = record.git_state()
+    if git["dirty"] and not a.allow_dirty:
+        raise UserError("the source has uncommitted changes, so the record could not name the code it measured; "
+                        "commit first, or pass --allow-dirty (the record then says so)")
+    _preflight(ids, a.preset, a.device)
+    jobs = [(pid, a.preset, seed, a.device) for pid in ids for seed in range(a.seeds)]
+    print(f"recording {len(ids)} paper(s), preset {a.preset}, {a.seeds} seed(s), {a.jobs} job(s) ...",
+          file=sys.stderr)
+    runs = list(_run_jobs(jobs, a.jobs, _expected_walls(ids, a.preset)))
+    failed = [r for r in runs if r["error"]]
+    for pid in ids:
+        mine = sorted((r for r in runs if r["paper"] == pid and not r["error"]), key=lambda r: r["seed"])
+        if len(mine) < a.seeds:
+            print(f"  {pid}: not recorded ({a.seeds - len(mine)} run(s) failed)", file=sys.stderr)
+            continue
+        paper = registry.get(pid)
+        entry = record.make_entry(paper, a.preset, mine, git)
+        print(f"  {pid}: {record.write(paper, entry)}", file=sys.stderr)
+    for p in render_docs():
+        print(f"updated {p}")
+    return 1 if failed else 0
 
 
 def cmd_results(a) -> int:
+    from .report import VERDICT, fmt
+
     store = _store()
     if a.run is not None:
         run = store.run(a.run)
@@ -295,12 +418,15 @@ def cmd_results(a) -> int:
         if a.json:
             _emit_json(info)
             return 0
+        info["overrides"] = json.loads(run["overrides"])
         for k in ("id", "paper", "preset", "seed", "device", "status", "wall_s", "git_rev", "error"):
             print(f"{k:8s} {info[k]}")
+        if info["overrides"]:
+            print(f"custom   a custom run: {_overrides_text(run)}")
         print("config   " + ", ".join(f"{k}={v}" for k, v in info["config"].items()))
-        print("metrics  " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(info["metrics"].items())))
+        print("metrics  " + ", ".join(f"{k}={fmt(v)}" for k, v in sorted(info["metrics"].items())))
         for c in info["claims"]:
-            print(f"claim    {c['claim']}: {c['statement']} measured {c['measured']:.4g} -> {c['verdict']}")
+            print(f"claim    {c['claim']}: {c['statement']} measured {fmt(c['measured'])} -> {VERDICT[c['verdict']]}")
         return 0
     if a.id is not None:
         from .core import registry
@@ -317,7 +443,8 @@ def cmd_results(a) -> int:
         summary = f"{verdicts.count('pass')}/{len(verdicts)} pass" if verdicts else "-"
         wall = f"{r['wall_s']:.1f} s" if r["wall_s"] is not None else "-"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"]))
-        table.append([r["id"], r["paper"], r["preset"], r["seed"], r["device"], r["status"], summary, wall, when])
+        preset = r["preset"] if r["overrides"] == "{}" else f"{r['preset']} custom: {_overrides_text(r)}"
+        table.append([r["id"], r["paper"], preset, r["seed"], r["device"], r["status"], summary, wall, when])
     _table(["run", "paper", "preset", "seed", "device", "status", "claims", "wall", "started"], table,
            title=f"runs in {store.path}")
     return 0
@@ -326,18 +453,12 @@ def cmd_results(a) -> int:
 def cmd_report(a) -> int:
     from .core.errors import usable_dir
     from .core.results import home
-    from .report import update_docs, write_report
+    from .report import write_report
 
     store = _store()
     out = usable_dir(Path(a.out) if a.out else home() / "report", "--out")
     md, page = write_report(store, out)
     print(f"report: {md}\n        {page}")
-    if not a.no_docs:
-        changed = update_docs(store)
-        for p in changed:
-            print(f"updated {p}")
-        if not changed:
-            print("README.md and notes.md tables already up to date")
     return 0
 
 
@@ -439,6 +560,40 @@ def cmd_data(a) -> int:
     return 0 if all(r["present"] for r in rows) or not a.strict else 1
 
 
+def cmd_serve(a) -> int:
+    import ipaddress
+    import socket
+
+    try:
+        loopback = a.host == "localhost" or ipaddress.ip_address(a.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not a.allow_remote:
+        raise UserError(f"--host {a.host} is not a loopback address; the guide can start runs, so it listens on "
+                        f"this machine only unless you pass --allow-remote")
+    family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:    # a busy port: one line, not a uvicorn traceback
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)          # as uvicorn does
+        try:
+            probe.bind((a.host, a.port))
+        except OSError as e:
+            raise UserError(f"cannot listen on {a.host}:{a.port} ({e.strerror}); pick another --port") from None
+    import uvicorn
+
+    from .web.app import create_app
+
+    app = create_app(allow_remote=a.allow_remote)
+    url = f"http://{f'[{a.host}]' if ':' in a.host else a.host}:{a.port}/"
+    print(f"dlcanon guide at {url}   (Ctrl-C stops it)", file=sys.stderr)
+    if a.open:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, [url]).start()
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------------
 @functools.cache
 def build_parser() -> Parser:
@@ -500,10 +655,22 @@ def build_parser() -> Parser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_results)
 
-    s = sub.add_parser("report", help="write a Markdown+HTML report and refresh the README and notes.md tables")
+    s = sub.add_parser("report", help="write a Markdown+HTML report: the record's figures and your latest runs")
     s.add_argument("--out", help="report folder (default $DLCANON_HOME/report)")
-    s.add_argument("--no-docs", action="store_true", help="do not rewrite README.md / notes.md tables")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("record", help="(for the people who build dlcanon) run unmodified presets and write the "
+                       "results of record, then the README and notes.md tables")
+    s.add_argument("ids", nargs="*", help="paper ids (default: every implemented paper)")
+    s.add_argument("--preset", default="quick", choices=["quick", "full"], help="which preset to record")
+    s.add_argument("--seeds", type=IntRange(1, 100), default=1, help="seeds 0..N-1; claims judged on the mean, "
+                   "with the spread recorded (default 1)")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+    s.add_argument("--jobs", type=IntRange(1, cpu_count()), default=1, help="runs in parallel, one thread each")
+    s.add_argument("--allow-dirty", action="store_true", help="record even with uncommitted source changes")
+    s.add_argument("--render", action="store_true", help="run nothing: refresh claim texts and re-render the "
+                   "README and notes.md tables from the record")
+    s.set_defaults(fn=cmd_record)
 
     s = sub.add_parser("bib", help="BibTeX for papers (ids, or a whole tier, or everything)")
     s.add_argument("ids", nargs="*", help="paper ids")
@@ -533,11 +700,19 @@ def build_parser() -> Parser:
     s.add_argument("--strict", action="store_true", help="exit 1 if any source is (still) missing")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(fn=cmd_data)
+
+    s = sub.add_parser("serve", help="the local web guide: timeline, papers with their code, notes and results")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    s.add_argument("--port", type=IntRange(1024, 65535), default=8765, help="port (default 8765)")
+    s.add_argument("--open", action="store_true", help="open the guide in a web browser")
+    s.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (anyone who can reach "
+                   "it can browse your results and start runs)")
+    s.set_defaults(fn=cmd_serve)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.data import DataUnavailable
+    from .core.errors import DataUnavailable
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -14,6 +14,14 @@ class UserError(Exception):
     """A problem the user can fix: the CLI prints the message as one line and exits with status 2."""
 
 
+class DataUnavailable(UserError, RuntimeError):
+    """The data is not on this machine; the message says how to install it."""
+
+
+class DataCorrupted(DataUnavailable):
+    """The data is there but its content does not match the published checksum."""
+
+
 class PathError(UserError):
     """A path given by a flag or an environment variable that cannot be used as asked."""
 

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS runs (
     paper TEXT NOT NULL, preset TEXT NOT NULL, seed INTEGER NOT NULL, device TEXT NOT NULL,
     config TEXT NOT NULL, versions TEXT NOT NULL, git_rev TEXT,
     started REAL NOT NULL, finished REAL, status TEXT NOT NULL, wall_s REAL,
-    host TEXT, pid INTEGER, error TEXT
+    host TEXT, pid INTEGER, error TEXT, overrides TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run INTEGER NOT NULL REFERENCES runs(id), step INTEGER, name TEXT NOT NULL, value REAL
@@ -86,6 +86,8 @@ class Store:
             self._check_run_folders(last)
             db.execute("PRAGMA journal_mode=WAL")
             self._retry(lambda: db.executescript(SCHEMA))
+            if tables and "overrides" not in cols:          # a store from before custom runs were marked
+                self._retry(lambda: db.execute("ALTER TABLE runs ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}'"))
 
     def _check_run_folders(self, last: int) -> None:
         """Run folders beyond the last run the store knows mean its rows were lost: say so, do not go on."""
@@ -152,13 +154,15 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------
     def start_run(self, paper: str, preset: str, seed: int, device: str, config: dict, versions: dict,
-                  git_rev: str | None) -> int:
+                  git_rev: str | None, overrides: dict[str, str] | None = None) -> int:
+        """A new `running` row. A run with overrides is a custom run: stored with them, never the preset's."""
         with self._write() as db:
             cur = db.execute(
                 "INSERT INTO runs (paper, preset, seed, device, config, versions, git_rev, started, status,"
-                " host, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " host, pid, overrides) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (paper, preset, seed, device, json.dumps(json_safe(config), sort_keys=True), json.dumps(versions),
-                 git_rev, time.time(), "running", socket.gethostname(), os.getpid()))
+                 git_rev, time.time(), "running", socket.gethostname(), os.getpid(),
+                 json.dumps(overrides or {}, sort_keys=True)))
             return int(cur.lastrowid)
 
     def reopen_run(self, run_id: int, from_step: int) -> None:
@@ -232,8 +236,9 @@ class Store:
     def claims(self, run_id: int) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM claims WHERE run=? ORDER BY rowid", (run_id,))
 
-    def latest_finished(self, paper: str, preset: str | None = None) -> sqlite3.Row | None:
-        sql = "SELECT * FROM runs WHERE paper=? AND status='finished'"
+    def latest_finished(self, paper: str, preset: str | None = None, custom: bool = False) -> sqlite3.Row | None:
+        """The latest finished run; of the unmodified preset (no overrides) unless `custom` is True."""
+        sql = "SELECT * FROM runs WHERE paper=? AND status='finished'" + ("" if custom else " AND overrides='{}'")
         args: tuple = (paper,)
         if preset:
             sql += " AND preset=?"

@@ -217,7 +217,7 @@ def execute(paper: Paper, preset: str = "quick", seed: int = 0, device: str = "a
             resume_state = (ck["step"], ck["state"], ck["rng"])
         store.reopen_run(run_id, from_step=step)
     else:
-        run_id = store.start_run(paper.id, preset, seed, str(dev), config, versions(), git_rev())
+        run_id = store.start_run(paper.id, preset, seed, str(dev), config, versions(), git_rev(), overrides)
     ctx = RunContext(paper.id, preset, seed, dev, run_id, store.run_dir(run_id), store, quiet=quiet,
                      elapsed_before=elapsed_before)
     if announce is not None:
@@ -253,9 +253,6 @@ def warn(line: str) -> None:
 
 
 def _write_summary(ctx: RunContext, metrics: dict, claims: list[dict], wall: float) -> None:
-    from .plots import plot_curves
-
-    plot_curves(ctx.store.curves(ctx.run_id), ctx.path("curves.png"), f"{ctx.paper} ({ctx.preset})")
     summary = {"run": ctx.run_id, "paper": ctx.paper, "preset": ctx.preset, "seed": ctx.seed,
                "device": str(ctx.device), "wall_s": wall, "metrics": metrics, "claims": claims}
     ctx.path("result.json").write_text(json.dumps(json_safe(summary), indent=2, default=str, allow_nan=False))

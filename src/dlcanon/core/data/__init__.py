@@ -21,17 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError, usable_dir
+from ..errors import usable_dir
 
 INSTALL_ALL = "make data   (or: sudo scripts/install-system-data.sh && dlcanon data install)"
 
 
-class DataUnavailable(UserError, RuntimeError):
-    """The data is not on this machine; the message says how to install it."""
-
-
-class DataCorrupted(DataUnavailable):
-    """The data is there but its content does not match the published checksum."""
+from ..errors import DataCorrupted, DataUnavailable  # noqa: E402,F401  (defined without numpy, for the CLI)
 
 
 def user_data_dir() -> Path:
