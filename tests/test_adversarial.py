@@ -395,16 +395,18 @@ def test_a_tampered_checkpoint_is_refused_and_the_run_resumes_from_the_previous_
     kw = dict(device="cpu", store=store, quiet=True, overrides={"steps": "12"})
     whole = runtime.execute(toy_paper.PAPER, "quick", **kw)
     calls = []
-    real = toy_paper.time.sleep
+    real = runtime.RunContext.checkpoint
 
-    def dies(s):
-        calls.append(1)
+    def dies_after_seventh(ctx, step, state):
+        real(ctx, step, state)
+        calls.append(step)
         if len(calls) == 7:
             raise KeyboardInterrupt
-    monkeypatch.setattr(toy_paper.time, "sleep", dies)
+
+    monkeypatch.setattr(runtime.RunContext, "checkpoint", dies_after_seventh)
     with pytest.raises(KeyboardInterrupt):
         runtime.execute(toy_paper.PAPER, "quick", **kw)
-    monkeypatch.setattr(toy_paper.time, "sleep", real)
+    monkeypatch.setattr(runtime.RunContext, "checkpoint", real)
     killed = store.runs(limit=1)[0]
     newest = generations(store.run_dir(killed["id"]) / "checkpoint")[0]
     newest.write_text(newest.read_text().replace('["step", 7]', '["step", 9]'))
