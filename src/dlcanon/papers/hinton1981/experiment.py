@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlcanon.core.config import Annotated, Range
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
 
@@ -34,42 +35,56 @@ from .model import (
 
 @dataclass
 class Config:
-    n_role: int = 100
+    n_role: Annotated[int, Range(ge=1, le=1000)] = 100
     """Units in each role group (ROLE1, REL, ROLE2); every concept is a random +-1 pattern over them."""
-    units_per_pair: int = 300
+    units_per_pair: Annotated[int, Range(ge=1, le=3000)] = 300
     """Conjunctive PROP units joining each of the three pairs of role groups (3x this in all)."""
-    equal_units_per_pair: int = 37
+    equal_units_per_pair: Annotated[int, Range(ge=1, le=3000)] = 37
     """A second distributed memory with 3 x 37 = 111 PROP units, about the localist control's 112."""
-    lesion_fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    lesion_fractions: Annotated[tuple[float, ...], Range(ge=0, le=1, max_len=101)] = (
+        0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     """Fractions of PROP units removed; the lesion curve's AUC is its mean over these."""
-    lesion_draws: int = 20
+    lesion_draws: Annotated[int, Range(ge=1, le=1000)] = 20
     """Random lesions per fraction (accuracies are averaged over them)."""
-    codebooks: int = 1
+    codebooks: Annotated[int, Range(ge=1, le=100)] = 1
     """Independent draws of concept codes and PROP wiring (part a is averaged over them)."""
-    ensemble: int = 8
+    ensemble: Annotated[int, Range(ge=1, le=5000)] = 8
     """Family-tree networks trained side by side, each from its own initial weights and held-out facts."""
-    n_test: int = 4
+    n_test: Annotated[int, Range(ge=1, le=103)] = 4
     """Facts held out from training, per network (the papers: 4 of 104)."""
-    sweeps: int = 1500
+    sweeps: Annotated[int, Range(ge=1, le=150_000)] = 1500
     """Full-batch sweeps through the training facts (the papers: 1500)."""
-    warm_sweeps: int = 20
-    """Initial sweeps with the gentler settings eps_warm, alpha_warm (the papers: 20)."""
-    eps_warm: float = 0.005
+    warm_sweeps: Annotated[int, Range(ge=0, le=150_000)] = 20
+    """Initial sweeps with the gentler settings eps_warm, alpha_warm (the papers: 20; 0 = no warm-up)."""
+    eps_warm: Annotated[float, Range(gt=0, le=10)] = 0.005
     """Learning rate epsilon of the first sweeps (the papers: 0.005)."""
-    alpha_warm: float = 0.5
+    alpha_warm: Annotated[float, Range(ge=0, lt=1)] = 0.5
     """Momentum alpha of the first sweeps (the papers: 0.5)."""
-    eps: float = 0.1
+    eps: Annotated[float, Range(gt=0, le=10)] = 0.1
     """Learning rate after the warm-up (the papers: 0.01; see notes.md, Deviations, for why 0.1)."""
-    alpha: float = 0.9
+    alpha: Annotated[float, Range(ge=0, lt=1)] = 0.9
     """Momentum after the warm-up (the papers: 0.9)."""
-    decay: float = 0.002
+    decay: Annotated[float, Range(ge=0, lt=1)] = 0.002
     """Every weight shrinks by this fraction after each change (the papers: 0.2%)."""
-    init_range: float = 1.0
+    init_range: Annotated[float, Range(gt=0, le=10)] = 1.0
     """Initial weights and biases uniform in [-init_range, init_range] (not given for this task; see notes)."""
-    log_every: int = 10
+    log_every: Annotated[int, Range(ge=1, le=150_000)] = 10
     """Sweeps between logged curve points."""
-    checkpoint_every: int = 500
+    checkpoint_every: Annotated[int, Range(ge=1, le=150_000)] = 500
     """Sweeps between checkpoints of the family-tree training."""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        fr = self.lesion_fractions
+        if fr[0] != 0 or list(fr) != sorted(set(fr)) or 0.2 not in fr:
+            raise ValueError("lesion_fractions must start at 0 (the undamaged memory), increase without repeats "
+                             f"and include 0.2 (claim graceful_at_20pct); got {','.join(f'{f:g}' for f in fr)}")
+        held = self.lesion_draws * (3 * max(self.units_per_pair, self.equal_units_per_pair) + 2 * self.n_role)
+        if held > 500_000:
+            raise ValueError("lesion_draws x (3 x max(units_per_pair, equal_units_per_pair) + 2 x n_role) must be "
+                             f"at most 500,000, which keeps the lesioned recall under about 500 MB; got {held:,}")
+        if self.warm_sweeps > self.sweeps:
+            raise ValueError(f"warm_sweeps must not exceed sweeps ({self.sweeps}); got {self.warm_sweeps}")
 
 
 PRESETS = {

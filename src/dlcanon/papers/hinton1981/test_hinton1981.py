@@ -1,5 +1,7 @@
 """Hinton (1981) triple memory and the 1986 family-tree network: the facts, the memories, the network, resume."""
 
+import math
+
 import pytest
 import torch
 
@@ -241,6 +243,16 @@ def test_resume_gives_the_same_metrics(monkeypatch):
     # the 45th MomentumWithDecay.step kills the run after the checkpoint at sweep 30
     clean, resumed = interrupt_and_resume(monkeypatch, "hinton1981", MomentumWithDecay, "step", 45, "smoke", seed=2)
     assert resumed.metrics == clean.metrics
+
+
+def test_smallest_config_runs():
+    """Every size at its lower bound: one role unit, one PROP unit per pair, the undamaged and the 20% lesion
+    once each, one network holding out one fact, one sweep without warm-up, logged and checkpointed."""
+    r = run_preset("hinton1981", "smoke", n_role=1, units_per_pair=1, equal_units_per_pair=1,
+                   lesion_fractions="0,0.2", lesion_draws=1, codebooks=1, ensemble=1, n_test=1, sweeps=1,
+                   warm_sweeps=0, log_every=1, checkpoint_every=1)
+    assert r.metrics and all(math.isfinite(v) for v in r.metrics.values())
+    assert {c["verdict"] for c in r.claims} <= {"pass", "fail", "known-fail", "unjudged"}
 
 
 @pytest.mark.claims

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlcanon.core.config import Annotated, Range
 from dlcanon.core.data import fashion_mnist
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
@@ -31,22 +32,43 @@ SIDE = 28
 
 @dataclass
 class Config:
-    m: int = 784
+    m: Annotated[int, Range(ge=2, le=2048)] = 784
     """Dimension of the random data codes y_k (heteroassociative recall)."""
-    K_main: int = 200
-    """Stored pairs in the main comparison and the noise curve: a quarter of the key dimension."""
-    noise_levels: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+    K_main: Annotated[int, Range(ge=5, le=2000)] = 200
+    """Stored pairs in the main comparison and the noise curve: a quarter of the key dimension (at least 5,
+    the images shown in the completion figure)."""
+    noise_levels: Annotated[tuple[float, ...], Range(ge=0, le=10, min_len=2)] = (
+        0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
     """Norm of the Gaussian noise added to each (unit-length) key, relative to the key's norm."""
-    small_noise: float = 0.1
+    small_noise: Annotated[float, Range(gt=0, le=10)] = 0.1
     """The noise level at which recall must still be close to clean recall (no cliff)."""
-    capacity_K: tuple[int, ...] = (25, 50, 100, 200, 400, 600, 784, 1000, 1176)
+    capacity_K: Annotated[tuple[int, ...], Range(ge=1, le=3136, max_len=50)] = (
+        25, 50, 100, 200, 400, 600, 784, 1000, 1176)
     """Numbers of stored pairs for the capacity curves (the last is 1.5 n)."""
-    independent_K_max: int = 600
+    independent_K_max: Annotated[int, Range(ge=1, le=784)] = 600
     """Largest K at which the real keys are checked to be linearly independent (pseudo-inverse exact)."""
-    repeats: int = 1
+    repeats: Annotated[int, Range(ge=1, le=100)] = 1
     """Independent draws of images and codes; every metric is averaged over them."""
-    occlude_rows: int = 14
+    occlude_rows: Annotated[int, Range(ge=1, le=27)] = 14
     """Bottom image rows missing from the key in the completion test (14 = the lower half)."""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        levels, Ks, n = self.noise_levels, self.capacity_K, SIDE * SIDE
+        shown_levels, shown_Ks = ",".join(f"{s:g}" for s in levels), ",".join(map(str, Ks))
+        if levels[0] != 0 or list(levels) != sorted(set(levels)):
+            raise ValueError(f"noise_levels must start at 0 (clean keys) and increase without repeats; "
+                             f"got {shown_levels}")
+        if self.small_noise not in levels:
+            raise ValueError(f"small_noise must be one of noise_levels ({shown_levels}); got {self.small_noise:g}")
+        if list(Ks) != sorted(set(Ks)):
+            raise ValueError(f"capacity_K must be in increasing order without repeats; got {shown_Ks}")
+        if Ks[0] > self.independent_K_max:
+            raise ValueError(f"capacity_K must include a K <= independent_K_max ({self.independent_K_max}), "
+                             f"where the pseudo-inverse is checked to be exact; got {shown_Ks}")
+        if Ks[-1] <= n:
+            raise ValueError(f"capacity_K must end above the key dimension {n}, where the pseudo-inverse "
+                             f"degrades; got {shown_Ks}")
 
 
 PRESETS = {

@@ -110,6 +110,17 @@ def test_keys_are_real_images():
     assert torch.allclose(X.norm(dim=0), torch.ones(50, dtype=D))
 
 
+def test_smallest_config_runs():
+    """Every size at its lower bound: 2-dimensional codes, 5 stored pairs (the completion figure shows 5), one
+    noise level besides clean keys, capacity at K = 1 and just past n = 784, one bottom row occluded."""
+    need(fashion_mnist.load)
+    r = run_preset("kohonen1972", "smoke", m=2, K_main=5, noise_levels="0,0.1", capacity_K="1,785",
+                   independent_K_max=1, repeats=1, occlude_rows=1)
+    assert r.metrics
+    assert all(np.isfinite(v) for k, v in r.metrics.items() if k != "cap_pinv_noisy_acc_at_n")  # nan: 784 not on grid
+    assert {c["verdict"] for c in r.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("kohonen1972", "quick"))

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlcanon.core import plots
+from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.paper import Claim
 
 from .model import OPERATIONS, FrogRetina, RetinaParams, rf_average
@@ -33,40 +34,74 @@ TRIGGERS = ("stopped_edge", "moving_spot", "moving_edge", "dimming")
 
 @dataclass
 class Config:
-    px_per_deg: float = 4.0
+    px_per_deg: Annotated[float, Range(ge=0.5, le=16)] = 4.0
     """pixels per degree of visual angle (every size below is in degrees)"""
-    field_deg: float = 24.0
-    """width and height of the stimulus field; the recorded fibre sits at its centre"""
-    n_frames: int = 48
-    """frames per trial"""
-    background: float = 0.5
+    field_deg: Annotated[float, Range(ge=16, le=90)] = 24.0
+    """width and height of the stimulus field; the recorded fibre sits at its centre (at least 16, the widest
+    receptive field of the model retina: operation 2's motion surround)"""
+    n_frames: Annotated[int, Range(ge=5, le=1000)] = 48
+    """frames per trial (at least 5: in shorter trials some fibres stay silent and ratios to their response blow up)"""
+    background: Annotated[float, Range(ge=1e-6, le=1e6)] = 0.5
     """light of the grey field (arbitrary units; every operation works on log light, so the unit drops out)"""
-    contrast: float = 0.6
+    contrast: Annotated[float, Range(gt=0, lt=1)] = 0.6
     """dark objects reflect (1 - contrast) of the background's light; dimming divides the light by 1/(1-contrast)"""
-    spot_deg: float = 1.0
+    spot_deg: Annotated[float, Range(gt=0, le=8)] = 1.0
     """diameter of the "bug", a small dark disk"""
-    speed_deg: float = 0.25
+    speed_deg: Annotated[float, Range(gt=0, le=2)] = 0.25
     """speed of moving spots and edges, degrees per frame"""
-    direction_deg: float = 30.0
+    direction_deg: Annotated[float, Range(ge=-360, le=360)] = 30.0
     """direction of motion (oblique, so that straight edges do not line up with the pixel grid)"""
-    sizes_deg: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+    sizes_deg: Annotated[tuple[float, ...], Range(gt=0, le=8)] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
     """spot diameters for the convexity detector's size tuning curve"""
-    cnn_steps: int = 0
+    cnn_steps: Annotated[int, Range(ge=0, le=300_000)] = 0
     """training steps of the learned bug detector (0 skips stage 2)"""
-    cnn_batch: int = 64
+    cnn_batch: Annotated[int, Range(ge=1, le=1024)] = 64
     """clips per training step"""
-    cnn_lr: float = 2e-3
+    cnn_lr: Annotated[float, Range(gt=0, le=0.01)] = 2e-3
     """Adam step size of the learned bug detector"""
-    cnn_frames: int = 8
-    """frames per clip seen by the CNN (its input channels)"""
-    cnn_crop_deg: float = 8.0
+    cnn_frames: Annotated[int, Range(ge=2, le=64)] = 8
+    """frames per clip seen by the CNN (its input channels; at least 2, as the light of a clip changes after
+    its first frame)"""
+    cnn_crop_deg: Annotated[float, Range(gt=0, le=90)] = 8.0
     """width of the centre crop the CNN sees (twice the convexity detector's RF)"""
-    cnn_hidden: int = 32
-    """hidden units of the CNN's last layer, the units compared with the four operations"""
-    cnn_probe: int = 512
-    """probe clips on which CNN units and operations are correlated (and the CNN's accuracy measured)"""
-    data_seed: int = 1959
+    cnn_hidden: Annotated[int, Range(ge=8, le=4096)] = 32
+    """hidden units of the CNN's last layer, the units compared with the four operations (at least 8: with
+    fewer, often no unit varies over the probe clips, which stage 2 cannot handle)"""
+    cnn_probe: Annotated[int, Range(ge=2, le=20_000)] = 512
+    """probe clips on which CNN units and operations are correlated (and the CNN's accuracy measured; at
+    least 2, for a correlation)"""
+    data_seed: Annotated[int, Range(ge=0, le=SEED_MAX)] = 1959
     """seed of the probe clips (fixed: the probe set does not move with the run's seed)"""
+
+    def check(self) -> None:
+        """Rules that tie fields together (core.config.check_config calls this)."""
+        ppd, sizes = self.px_per_deg, self.sizes_deg
+        budget = 12_000_000  # pixel-frames (trials x frames x pixels) held at once: about 1 GB
+        if list(sizes) != sorted(set(sizes)):
+            raise ValueError(f"sizes_deg must increase without repeats; got {','.join(f'{d:g}' for d in sizes)}")
+        if min(self.spot_deg, sizes[0]) * ppd < 1:
+            raise ValueError(f"spot_deg and every sizes_deg must be at least one pixel wide, 1/px_per_deg = "
+                             f"{1 / ppd:g} deg; got spot_deg={self.spot_deg:g}, smallest of sizes_deg={sizes[0]:g}")
+        n = round(self.field_deg * ppd)  # field width in pixels
+        held = max(6, len(sizes)) * self.n_frames * n * n
+        if held > budget:
+            raise ValueError(f"max(6, len(sizes_deg)) trials x n_frames x (field_deg x px_per_deg)^2 pixels must be "
+                             f"at most {budget:,} pixel-frames (about 1 GB for the model retina); got {held:,}")
+        texture = n + 2 * (math.ceil(self.speed_deg * self.n_frames * ppd) + 1)
+        if texture > 4096:
+            raise ValueError(f"the moving background spans field_deg + 2 x speed_deg x n_frames degrees, which at "
+                             f"px_per_deg must be at most 4096 pixels; got {texture}")
+        if self.cnn_steps > 0:
+            crop = round(self.cnn_crop_deg * ppd)
+            if crop < 4 or self.cnn_crop_deg > self.field_deg:
+                raise ValueError(f"cnn_crop_deg must span at least 4 pixels (two 2x2 poolings) and fit in field_deg "
+                                 f"({self.field_deg:g}); got {self.cnn_crop_deg:g} deg = {crop} pixels")
+            probe = min(64, self.cnn_probe) * self.cnn_frames * n * n
+            train = self.cnn_batch * max(16, self.cnn_frames) * crop * crop
+            if max(probe, train) > budget:
+                raise ValueError(f"the CNN's batches must stay under {budget:,} pixel-frames (about 1 GB): "
+                                 f"min(64, cnn_probe) x cnn_frames x (field_deg x px_per_deg)^2 = {probe:,} and "
+                                 f"cnn_batch x max(16, cnn_frames) x (cnn_crop_deg x px_per_deg)^2 = {train:,}")
 
 
 PRESETS = {
@@ -410,7 +445,8 @@ def stage_cnn(cfg: Config, ctx, retina: FrogRetina) -> dict[str, float]:
     m |= {f"cnn_prob_corr_{op}": r_prob[i].item() for i, op in enumerate(OPERATIONS)}
     m["cnn_out_corr_best_other"] = max(r_out[i].item() for i in (0, 2, 3))
     m |= {f"cnn_units_closest_to_{op}": float((best == i).sum()) for i, op in enumerate(OPERATIONS)}
-    m |= {f"cnn_best_unit_corr_{op}": r_units[alive, i].max().item() for i, op in enumerate(OPERATIONS)}
+    m |= {f"cnn_best_unit_corr_{op}": r_units[alive, i].max().item() if alive.any() else math.nan  # all units dead
+          for i, op in enumerate(OPERATIONS)}
     m["cnn_units_alive"] = float(alive.sum())
     m |= {f"ops_label_corr_{op}": pearson(O[:, i : i + 1], y[:, None])[0, 0].item() for i, op in enumerate(OPERATIONS)}
     plot_unit_correlations(r_units, r_out, ctx.path("cnn_units.png"))

@@ -187,6 +187,15 @@ def test_an_interrupted_cnn_stage_resumes_to_the_same_metrics(monkeypatch):
     assert resumed.metrics == whole.metrics
 
 
+def test_smallest_config_runs():
+    """Every size at its lower bound: 0.5 px/deg (so the bug and the one tuning size are 2 deg, one pixel), the
+    16 deg field, 5 frames; one CNN step on one 2-frame clip of the 4-pixel crop, 8 hidden units, 2 probes."""
+    r = run_preset("lettvin1959", "smoke", px_per_deg=0.5, field_deg=16, n_frames=5, spot_deg=2, sizes_deg=2,
+                   cnn_steps=1, cnn_batch=1, cnn_frames=2, cnn_hidden=8, cnn_probe=2)
+    assert r.metrics and all(math.isfinite(v) for v in r.metrics.values())
+    assert {c["verdict"] for c in r.claims} <= {"pass", "fail", "known-fail", "unjudged"}
+
+
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("lettvin1959", "quick"))

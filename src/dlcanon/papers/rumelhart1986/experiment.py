@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlcanon.core.config import Annotated, Range
 from dlcanon.core.paper import Claim
 from dlcanon.core.plots import new_figure, save
 
@@ -43,31 +44,31 @@ DTYPE = torch.float64
 
 @dataclass
 class Config:
-    parity_graphs: int = 20
+    parity_graphs: Annotated[int, Range(ge=1, le=10_000)] = 20
     """random module graphs whose engine gradients are compared with torch.autograd"""
-    parity_max_nodes: int = 12
+    parity_max_nodes: Annotated[int, Range(ge=2, le=50)] = 12
     """largest number of modules in a random graph"""
-    replicas: int = 100
+    replicas: Annotated[int, Range(ge=1, le=10_000)] = 100
     """independent restarts (random initial weights) trained side by side for each task"""
-    init_range: float = 0.3
+    init_range: Annotated[float, Range(gt=0, le=10)] = 0.3
     """initial weights and biases uniform in [-init_range, init_range] (Nature, Fig. 1 caption)"""
-    alpha: float = 0.9
+    alpha: Annotated[float, Range(ge=0, lt=1)] = 0.9
     """momentum factor alpha of Eq. (9), the same for all tasks"""
-    xor_epsilon: float = 0.5
+    xor_epsilon: Annotated[float, Range(gt=0, le=10)] = 0.5
     """learning rate epsilon for XOR"""
-    xor_sweeps: int = 2000
+    xor_sweeps: Annotated[int, Range(ge=1, le=500_000)] = 2000
     """full-batch sweeps through the 4 XOR patterns"""
-    encoder_epsilon: float = 0.1
+    encoder_epsilon: Annotated[float, Range(gt=0, le=10)] = 0.1
     """learning rate epsilon for the 8-3-8 encoder"""
-    encoder_sweeps: int = 3000
+    encoder_sweeps: Annotated[int, Range(ge=1, le=500_000)] = 3000
     """full-batch sweeps through the 8 encoder patterns"""
-    symmetry_epsilon: float = 0.1
+    symmetry_epsilon: Annotated[float, Range(gt=0, le=10)] = 0.1
     """learning rate epsilon for mirror symmetry (Nature, Fig. 1 caption)"""
-    symmetry_sweeps: int = 6000
+    symmetry_sweeps: Annotated[int, Range(ge=1, le=500_000)] = 6000
     """full-batch sweeps through the 64 symmetry patterns (about 4x the paper's reported run)"""
-    log_every: int = 10
+    log_every: Annotated[int, Range(ge=1, le=500_000)] = 10
     """sweeps between logged curve points"""
-    checkpoint_every: int = 1000
+    checkpoint_every: Annotated[int, Range(ge=1, le=500_000)] = 1000
     """sweeps between checkpoints"""
 
 
