@@ -102,7 +102,7 @@ def _device_name() -> str:
 
 
 def git_state() -> dict:
-    """The revision and whether the source differs from it (a dirty record says so)."""
+    """The revision, and whether the code (the package's .py and .toml files) differs from it."""
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=PACKAGE, capture_output=True, text=True, timeout=10).stdout
@@ -110,7 +110,8 @@ def git_state() -> dict:
             return ""
 
     rev = git("rev-parse", "--short", "HEAD").strip() or None
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", str(PACKAGE)).strip())
+    code = [str(PACKAGE / "**" / "*.py"), str(PACKAGE / "**" / "*.toml")]    # the docs a record rewrites don't count
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", *code).strip())
     return {"rev": rev, "dirty": dirty}
 
 

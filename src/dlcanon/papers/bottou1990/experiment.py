@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import digits, mnist
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 from dlcanon.papers.lecun1989.model import Net1989, connection_table
 from dlcanon.papers.rumelhart1986.model import (
     Add,
@@ -37,6 +36,7 @@ from dlcanon.papers.rumelhart1986.model import (
     gradient_difference,
 )
 
+from . import figures
 from .model import (
     Conv2d,
     Flatten,
@@ -152,6 +152,10 @@ CLAIMS = [
 ]
 
 
+BAR = {c.name: c.threshold for c in CLAIMS}
+"""Each claim's threshold, drawn in its figure."""
+
+
 # ------------------------------------------------------------------------------ stage 1: gradient parity
 
 
@@ -227,8 +231,13 @@ def vector_node(kind, src, shapes, gen, pick, rint):
 
 def parity_check(cfg: Config, seed: int) -> float:
     """The largest |framework - autograd| over every derivative of `parity_graphs` random graphs."""
+    return max(parity_differences(cfg, seed))
+
+
+def parity_differences(cfg: Config, seed: int) -> list[float]:
+    """Per random graph, the largest |framework - autograd| over its derivatives."""
     gen = torch.Generator().manual_seed(seed)
-    worst = 0.0
+    out = []
     for i in range(cfg.parity_graphs):
         sizes = ((1, 4), (4, 9), (2, 6), (1, 5))  # channels, height = width, outputs, cases
         C, H, n_out, B = (int(torch.randint(lo, hi, (1,), generator=gen)) for lo, hi in sizes)
@@ -239,8 +248,8 @@ def parity_check(cfg: Config, seed: int) -> float:
             (MeanSquaredError(), torch.rand(B, n_out, generator=gen, dtype=F64)),
             (SoftmaxCrossEntropy(), torch.randint(n_out, (B,), generator=gen)),
         ][i % 3]
-        worst = max(worst, gradient_difference(net, loss, x, d))
-    return worst
+        out.append(gradient_difference(net, loss, x, d))
+    return out
 
 
 # ----------------------------------------------------------------------------- stage 2: LeNet-1989 parity
@@ -259,6 +268,11 @@ def from_net1989(net: Net1989, dtype=F64):
 
 def lenet_parity(x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
     """max |dE/dw| difference between the framework's LeNet-1989 and lecun1989's, same weights, same digits."""
+    return max(lenet_differences(x, y, seed).values())
+
+
+def lenet_differences(x: torch.Tensor, y: torch.Tensor, seed: int) -> dict[str, float]:
+    """Per weight group, max |dE/dw| difference between the framework's LeNet-1989 and lecun1989's."""
     net = Net1989(sqrt_fan_in=True, generator=torch.Generator().manual_seed(seed)).double()
     ours = from_net1989(net)
     t = place_code(y).double()
@@ -266,10 +280,12 @@ def lenet_parity(x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
     ours_grads, _ = engine_gradients(ours, MeanSquaredError(), x, t)
     H1W, H1b, H2W, H2b, W3, b3, W4, b4 = ours_grads
     rows = torch.arange(12)[:, None].expand(12, 8)
-    pairs = [(H1W, net.W1.grad), (H1b, net.b1.grad), (H2W[rows, connection_table()], net.W2.grad),
-             (H2b, net.b2.grad), (W3, net.W3.grad.T), (b3, net.b3.grad), (W4, net.W4.grad.T), (b4, net.b4.grad)]
-    outside_table = H2W.abs().sum() - H2W[rows, connection_table()].abs().sum()  # must stay exactly 0
-    return max(max((a - b).abs().max().item() for a, b in pairs), outside_table.item())
+    pairs = {"H1 W": (H1W, net.W1.grad), "H1 b": (H1b, net.b1.grad), "H2 W": (H2W[rows, connection_table()],
+             net.W2.grad), "H2 b": (H2b, net.b2.grad), "H3 W": (W3, net.W3.grad.T), "H3 b": (b3, net.b3.grad),
+             "out W": (W4, net.W4.grad.T), "out b": (b4, net.b4.grad)}
+    out = {name: (a - b).abs().max().item() for name, (a, b) in pairs.items()}
+    out["H2 W off table"] = (H2W.abs().sum() - H2W[rows, connection_table()].abs().sum()).item()  # must stay 0
+    return out
 
 
 # --------------------------------------------------------------------------------------------------- data
@@ -377,7 +393,8 @@ def train_lenet(cfg: Config, ctx, state: dict, step0: int) -> dict[str, float]:
             state["lenet"] = {"net": state_dict(net), "g_order": g_order.get_state(), "epoch": epoch + 1,
                               "history": history}
             ctx.checkpoint(step0 + epoch + 1, state)
-    plot_lenet(net, history, d["x_test"][:1], ctx.path("lenet.png"))
+    W1 = net.modules[0].W.value[:, 0].numpy()  # (12, 5, 5)
+    figures.lenet(history, W1, BAR["lenet_trains_in_the_framework"], ctx.path("lenet.png"))
     return {"lenet_train_error": history[-1][0] if history else float("nan"),
             "lenet_test_error": history[-1][1] if history else float("nan")}
 
@@ -391,9 +408,14 @@ def run(cfg: Config, ctx) -> dict[str, float]:
         _, state = ck
     metrics = state["metrics"]
     if "autodiff_max_abs_diff" not in metrics:
-        metrics["autodiff_max_abs_diff"] = parity_check(cfg, ctx.seed)
         d = mnist16(32, 0, cfg.data_seed)
-        metrics["lenet_grad_max_abs_diff"] = lenet_parity(d["x_train"].double(), d["y_train"], ctx.seed)
+        state["parity"] = {"graphs": parity_differences(cfg, ctx.seed),
+                           "lenet": lenet_differences(d["x_train"].double(), d["y_train"], ctx.seed)}
+        metrics["autodiff_max_abs_diff"] = max(state["parity"]["graphs"])
+        metrics["lenet_grad_max_abs_diff"] = max(state["parity"]["lenet"].values())
+    if "parity" in state:  # absent in a checkpoint written before the differences were kept
+        figures.gradient_parity(state["parity"]["graphs"], state["parity"]["lenet"],
+                                BAR["modules_give_exact_gradients"], ctx.path("gradient_parity.png"))
     d = sklearn_digits(cfg.digits_train, cfg.data_seed)
     step = 0
     for restart in range(cfg.restarts):
@@ -409,55 +431,9 @@ def run(cfg: Config, ctx) -> dict[str, float]:
         metrics[f"{rule}_test_accuracy"] = float(np.mean([a["test_accuracy"] for a in runs]))
         metrics[f"{rule}_test_accuracy_min"] = float(np.min([a["test_accuracy"] for a in runs]))
         metrics[f"{rule}_quantisation_error"] = float(np.mean([a["quantisation_error"] for a in runs]))
-    plot_prototypes(state["arms"], cfg, ctx.path("prototypes.png"))
+    figures.prototype_accuracy(state["arms"], cfg.restarts, BAR["cooperating_graph_learns_digits"],
+                               ctx.path("prototype_accuracy.png"))
+    start, after = (state["arms"][f"{rule}/0"]["net"]["learners"][0]["m"].numpy() for rule in ("frozen", "kmeans"))
+    figures.prototypes(start, after, ctx.path("prototypes.png"))  # the frozen arm's prototypes never moved
     metrics.update(train_lenet(cfg, ctx, state, step))
     return dict(metrics)
-
-
-# --------------------------------------------------------------------------------------------------- figures
-
-
-def plot_prototypes(arms: dict, cfg: Config, path) -> None:
-    """Test accuracy of every restart per arm, and the 30 prototypes of restart 0 before and after k-means."""
-    fig, axes = new_figure(1, 3, figsize=(14, 3.8), gridspec_kw={"width_ratios": [1.2, 2, 2]})
-    for i, rule in enumerate(ARMS):
-        acc = [arms[f"{rule}/{r}"]["test_accuracy"] for r in range(cfg.restarts)]
-        axes[0].scatter([i] * len(acc), acc, color=f"C{i}")
-        axes[0].bar(i, np.mean(acc), color=f"C{i}", alpha=0.3)
-    axes[0].set_xticks(range(len(ARMS)), ["k-means", "frozen", "gradient"])
-    axes[0].set(ylabel="test accuracy", title="prototype module, by learning rule",
-                ylim=(min(0.5, axes[0].get_ylim()[0]), 1.0))
-    panels = ((axes[1], "frozen", "start (digits drawn at random)"), (axes[2], "kmeans", "after k-means"))
-    for ax, rule, title in panels:
-        m = arms[f"{rule}/0"]["net"]["learners"][0]["m"]  # (K, 64); the frozen arm's never moved
-        ax.imshow(tile(m.reshape(-1, 8, 8).numpy()), cmap="gray_r", vmin=0, vmax=1)
-        ax.set(title=f"prototypes, {title}")
-        ax.axis("off")
-    save(fig, path)
-
-
-def tile(images: np.ndarray, cols: int = 10) -> np.ndarray:
-    """(n, h, w) -> one (rows*(h+1), cols*(w+1)) image with a blank line between tiles."""
-    n, h, w = images.shape
-    rows = -(-n // cols)
-    out = np.zeros((rows * (h + 1), cols * (w + 1)))
-    for k in range(n):
-        r, c = divmod(k, cols)
-        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = images[k]
-    return out
-
-
-def plot_lenet(net, history: list, x: torch.Tensor, path) -> None:
-    """Train/test error per epoch, and the 12 H1 kernels of the framework's LeNet-1989."""
-    fig, (ax, ax2) = new_figure(1, 2, figsize=(11, 3.6))
-    h = np.array(history) * 100 if history else np.zeros((0, 2))
-    ax.plot(range(1, len(h) + 1), h[:, 0], "o--", label="train")
-    ax.plot(range(1, len(h) + 1), h[:, 1], "o-", label="test")
-    ax.axhline(5.0, color="gray", ls=":", lw=0.8, label="LeCun et al. 1989: 5.0% (23 passes)")
-    ax.set(xlabel="epoch", ylabel="error (%)", title="LeNet-1989 from framework modules, MNIST 16x16")
-    ax.legend(fontsize=8)
-    W1 = net.modules[0].W.value[:, 0].numpy()  # (12, 5, 5)
-    ax2.imshow(tile(W1, cols=12), cmap="RdBu_r", vmin=-abs(W1).max(), vmax=abs(W1).max())
-    ax2.set(title="H1 kernels (shared 5x5 weights)")
-    ax2.axis("off")
-    save(fig, path)

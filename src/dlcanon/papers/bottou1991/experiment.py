@@ -7,7 +7,7 @@ Two stages, each training a whole grid of step sizes side by side from the same 
   gd    `gd_epochs` total-gradient updates, one per pass; errors after each
 Each method then gets its own best step size of the grid, chosen on a validation split held out of the
 training images (never on the test set), separately for each budget that a claim compares. Last, the two
-chosen learners are run again alone, with a clock, for the wall-time panel of the figure.
+chosen learners are run again alone, with a clock, for the wall-time figure.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import fashion_mnist
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
+from . import figures
 from .model import OneHiddenLayerNet, SoftmaxRegression, step_size, update
 
 
@@ -254,7 +254,11 @@ def run(cfg: Config, ctx) -> dict[str, float]:
     replay = None
     if cfg.timed_replay:
         replay = timed_replay(cfg, d, ctx.seed, int(metrics["sgd_lr_index"]), int(metrics["gd_lr_index_final"]))
-    plot(cfg, st["sgd"], st["gd"], metrics, replay, ctx.path("time_to_accuracy.png"))
+    bars = {c.name: c.threshold for c in CLAIMS}
+    figures.time_to_accuracy(cfg, st["sgd"], st["gd"], metrics, bars, ctx.path("time_to_accuracy.png"))
+    if replay:
+        figures.wall_time(replay, ctx.path("wall_time.png"))
+    figures.step_size_grid(cfg, st["sgd"], st["gd"], metrics, ctx.path("step_size_grid.png"))
     return metrics
 
 
@@ -309,31 +313,3 @@ def timed_replay(cfg: Config, d, seed: int, i_sgd: int, i_gd: int) -> dict[str, 
             curve = train_gd(cfg, d, model, eps0, clock=clock)
         out[name] = (clock, [float(c[2][0]) for c in curve])
     return out
-
-
-def plot(cfg: Config, sgd: dict, gd: dict, m: dict, replay, path) -> None:
-    """Test error against gradient evaluations (examples processed) and, from the timed replay, seconds."""
-    fig, axes = new_figure(1, 2 if replay else 1, figsize=(12 if replay else 6, 4.2), squeeze=False)
-    ax = axes[0, 0]
-    i_sgd, i_gdf = int(m["sgd_lr_index"]), int(m["gd_lr_index_final"])
-    ax.plot(sgd["seen"].numpy(), sgd["test"][:, i_sgd].numpy(), "o-", ms=3, color="C0",
-            label=f"SGD, batch {cfg.batch_size} (eps={cfg.lrs[i_sgd]:g})")
-    ax.plot(gd["seen"].numpy(), gd["test"][:, i_gdf].numpy(), "s-", ms=3, color="C3",
-            label=f"total gradient (eps={cfg.lrs[i_gdf]:g})")
-    ax.plot([cfg.n_train], [m["gd_test_error_1epoch"]], "x", color="C3", ms=9, label="total gradient, best at 1 epoch")
-    ax.axhline(m["gd_test_error_final"], color="C3", lw=0.8, ls=":")
-    if m["sgd_examples_to_gd_final"] <= cfg.sgd_epochs * cfg.n_train:
-        ax.axvline(m["sgd_examples_to_gd_final"], color="C0", lw=0.8, ls=":")
-    ax.axvline(cfg.n_train, color="gray", lw=0.8, ls="--", label="one epoch")
-    ax.set(xscale="log", xlabel="gradient evaluations (examples processed)", ylabel="test error",
-           title=f"Fashion-MNIST, N = {cfg.n_train:,}", ylim=(0, 0.9))
-    ax.legend(fontsize=8)
-    if replay:
-        ax = axes[0, 1]
-        for name, color, label in (("sgd", "C0", "SGD"), ("gd", "C3", "total gradient")):
-            seconds, errs = replay[name]
-            ax.plot(seconds, errs, "o-", ms=3, color=color, label=label)
-        ax.set(xscale="log", xlabel="seconds of updates (one learner, 1 CPU thread; evaluations not counted)",
-               ylabel="test error", title="the same two learners, timed", ylim=(0, 0.9))
-        ax.legend(fontsize=8)
-    save(fig, path)

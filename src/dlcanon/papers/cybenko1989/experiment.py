@@ -26,8 +26,8 @@ import torch
 from dlcanon.core.config import Annotated, Range
 from dlcanon.core.data import vega
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
+from . import figures
 from .model import SigmoidalSums
 
 TARGETS = ("kink", "wave", "ramp", "seattle")
@@ -368,26 +368,11 @@ def plot_data(cfg: Config, net: SigmoidalSums, best: torch.Tensor) -> dict:
 
 
 def draw(cfg: Config, state: dict, grids, lo: float, hi: float, ctx) -> None:
-    fig, ax = new_figure(1, len(state["sup"]), figsize=(5.5 * len(state["sup"]), 4.2), squeeze=False)
-    for a, (activation, sup) in zip(ax[0], state["sup"].items(), strict=True):
-        for name, s in zip(TARGETS, sup, strict=True):
-            a.loglog(cfg.widths, np.maximum(s, 1e-12), "o-", ms=4, label=name)
-        a.set(xlabel="hidden units N", ylabel="sup |G - f| (best of restarts)", title=f"{activation} units",
-              xticks=cfg.widths, xticklabels=[str(w) for w in cfg.widths])
-        a.legend(fontsize=8)
-    save(fig, ctx.path("sup_error_vs_N.png"))
-    fig, ax = new_figure(1, len(TARGETS), figsize=(4.2 * len(TARGETS), 3.6))
-    xp = np.linspace(0, 1, 600)
-    show = [k for k, w in enumerate(cfg.widths) if w in (1, 4, 16, cfg.widths[-1])]
-    for a, name in zip(ax, TARGETS, strict=True):
-        xs, fs = grids[name]
-        xs, fs = xs[:: max(1, len(xs) // 1000)], fs[:: max(1, len(xs) // 1000)]  # ~1,000 points draw fast enough
-        unit, scale, off = (365, hi - lo, lo) if name == "seattle" else (1, 1.0, 0.0)
-        a.plot(xs.numpy() * unit, fs.numpy() * scale + off, color="k", lw=2.5, alpha=0.35, label="target")
-        for k in show:
-            a.plot(xp * unit, state["plots"]["sigmoid"][name][k].numpy() * scale + off, lw=1,
-                   label=f"N = {cfg.widths[k]}")
-        a.set(title=name, xlabel="day of 2010" if name == "seattle" else "x",
-              ylabel="temperature (F)" if name == "seattle" else "")
-    ax[0].legend(fontsize=7)
-    save(fig, ctx.path("sigmoid_fits.png"))
+    """The claims' pictures (figures.py): error ratio and largest rise against N, and the best fits."""
+    bar = {c.name: c.threshold for c in CLAIMS}
+    spans = {name: float(f.max() - f.min()) for name, (_, f) in grids.items()}
+    figures.error_ratio(cfg.widths, state["sup"], TARGETS, bar["sigmoid_error_falls_generated"],
+                        ctx.path("sup_error_vs_N.png"))
+    figures.largest_rise(state["sup"], spans, TARGETS, bar["sigmoid_nearly_monotone"], ctx.path("largest_rise.png"))
+    for activation, curves in state["plots"].items():
+        figures.fits(activation, cfg.widths, curves, grids, TARGETS, (lo, hi), ctx.path(f"{activation}_fits.png"))

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
+from scipy.cluster.hierarchy import fcluster, linkage
 
 from dlcanon.core.config import SEED_MAX, Annotated, OneOf, Range
 from dlcanon.core.data import bible
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
+from . import figures
 from .model import SRN
 
 
@@ -175,6 +175,10 @@ CLAIMS = [
 ]
 
 
+BAR = {c.name: c.threshold for c in CLAIMS}
+"""Each claim's threshold, drawn in its figure."""
+
+
 # -------------------------------------------------------------------------------------------- data
 
 
@@ -308,13 +312,7 @@ WARM_UP = 50
 def letter_metrics(model: SRN, x: torch.Tensor, onset: torch.Tensor, x_train: torch.Tensor) -> dict[str, float]:
     """Cross-entropy of each held-out letter given the letters before it. The text is cut into pieces of at
     least 1,000 letters (at most 50 pieces); the first 50 letters of each warm up the context, unscored."""
-    pieces, warm = scoring_pieces(len(x)), WARM_UP
-    loss = per_letter_loss(model, x, pieces)  # (N',) loss of predicting letter t+1 at step t
-    target_onset = piecewise(onset, pieces)[:, 1:]  # (P, L-1): is the predicted letter word-initial?
-    loss = loss.view(pieces, -1)[:, warm:].flatten()
-    target_onset = target_onset[:, warm:].flatten()
-    p = torch.bincount(x_train, minlength=26).double() + 1  # unigram model, add-one smoothing
-    unigram = -(p / p.sum()).log()[piecewise(x, pieces)[:, 1:][:, warm:].flatten()]
+    loss, unigram, target_onset = scored_losses(model, x, onset, x_train)
     ratio = (loss[target_onset].mean() / loss[~target_onset].mean()).item()
     return {
         "letters_test_bits": loss.mean().item() / np.log(2),
@@ -324,6 +322,18 @@ def letter_metrics(model: SRN, x: torch.Tensor, onset: torch.Tensor, x_train: to
         "unigram_test_bits": unigram.mean().item() / np.log(2),
         "unigram_onset_ratio": (unigram[target_onset].mean() / unigram[~target_onset].mean()).item(),
     }
+
+
+def scored_losses(model: SRN, x: torch.Tensor, onset: torch.Tensor, x_train: torch.Tensor):
+    """Per scored letter (nats): the network's loss, the unigram model's, and whether the letter is word-initial."""
+    pieces, warm = scoring_pieces(len(x)), WARM_UP
+    loss = per_letter_loss(model, x, pieces)  # (N',) loss of predicting letter t+1 at step t
+    target_onset = piecewise(onset, pieces)[:, 1:]  # (P, L-1): is the predicted letter word-initial?
+    loss = loss.view(pieces, -1)[:, warm:].flatten()
+    target_onset = target_onset[:, warm:].flatten()
+    p = torch.bincount(x_train, minlength=26).double() + 1  # unigram model, add-one smoothing
+    unigram = -(p / p.sum()).log()[piecewise(x, pieces)[:, 1:][:, warm:].flatten()]
+    return loss, unigram, target_onset
 
 
 def scoring_pieces(n: int) -> int:
@@ -403,7 +413,7 @@ def run(cfg: Config, ctx) -> dict[str, float]:
         schedule = (cfg.letters_epochs, cfg.letters_lr, cfg.letters_streams, cfg.letters_chunk)
         train_stage("letters", model, x[:n], schedule, cfg.through_time, ctx, state)
         metrics.update(letter_metrics(model, x[n:], onset[n:], x[:n]))
-        plot_letters(model, x[n:], onset[n:], ctx.path("letter_error.png"))
+        plot_letters(model, x[n:], onset[n:], x[:n], metrics, ctx)
         finish(state, "letters", ctx)
     words = sentences(cfg.words_sentences, cfg.corpus_seed)
     order = torch.randperm(len(words), generator=torch.Generator().manual_seed(cfg.corpus_seed))
@@ -419,9 +429,12 @@ def run(cfg: Config, ctx) -> dict[str, float]:
         train_stage(name, model, x, schedule, cfg.through_time, ctx, state)
         M = mean_vectors(model, x)
         metrics.update(word_metrics(M, cfg.linkage, suffix))
-        plot_dendrogram(M, cfg.linkage, ctx.path(f"dendrogram{suffix}.png"), name)
+        title = {"words": "words in order", "words_shuffled": "the same words shuffled (control)"}[name]
+        figures.tree(M, cfg.linkage, WORDS, NOUNS, ANIMATES, f"Like Elman's Fig. 7: {title}",
+                     ctx.path(f"dendrogram{suffix}.png"))
         finish(state, name, ctx)
     metrics["words_in_corpus"] = float(len(words))
+    plot_word_structure(metrics, ctx)
     return dict(metrics)
 
 
@@ -436,27 +449,20 @@ def finish(state: dict, name: str, ctx) -> None:
 # --------------------------------------------------------------------------------------------- figures
 
 
-def plot_letters(model: SRN, x: torch.Tensor, onset: torch.Tensor, path, n: int = 80) -> None:
-    """Like the paper's Fig. 6: the error on each letter of a stretch of held-out text (word onsets marked),
-    and the mean error by position within the word."""
+def plot_letters(model: SRN, x: torch.Tensor, onset: torch.Tensor, x_train: torch.Tensor, metrics: dict, ctx,
+                 n: int = 60) -> None:
+    """A stretch of held-out text letter by letter (Fig. 6), and the error by position in the word."""
     start = min(2000, len(x) - n)  # the first letters are a warm-up for the context
     loss = per_letter_loss(model, x[: start + n], 1) / np.log(2)  # (start+n-1,) bits, one piece: the context runs on
     seg, seg_on = loss[start - 1 : start - 1 + n].numpy(), onset[start : start + n].numpy()
     letters = [chr(97 + int(i)) for i in x[start : start + n]]
-    fig, (ax, ax2) = new_figure(1, 2, figsize=(14, 3.6), gridspec_kw={"width_ratios": [4, 1]})
-    ax.plot(range(n), seg, "k-", lw=1)
-    ax.scatter(np.flatnonzero(seg_on), seg[seg_on], color="tab:red", zorder=3, s=18, label="word onset")
-    ax.set_xticks(range(n), letters, fontsize=7)
-    ax.set(ylabel="error (bits)", title="next-letter prediction error on held-out KJV text")
-    ax.legend(fontsize=8)
-    pieces = scoring_pieces(len(x))
-    all_loss = per_letter_loss(model, x, pieces).view(pieces, -1)[:, WARM_UP:].flatten()
-    target_on = piecewise(onset, pieces)[:, 1:][:, WARM_UP:].flatten()
+    figures.letter_trace(seg, seg_on, letters, ctx.path("letter_error.png"))
+    all_loss, unigram, target_on = scored_losses(model, x, onset, x_train)
     position = position_in_word(target_on)
-    means = [all_loss[position == k].mean().item() / np.log(2) for k in range(8)]
-    ax2.bar(range(1, 9), means, color=["tab:red"] + ["tab:gray"] * 7)
-    ax2.set(xlabel="letter position in word", ylabel="mean error (bits)", title="by position")
-    save(fig, path)
+    by_position = {name: [v[position == k].mean().item() / np.log(2) for k in range(8)]
+                   for name, v in (("network", all_loss), ("unigram letter frequencies", unigram))}
+    ratios = {"network": metrics["onset_loss_ratio"], "unigram": metrics["unigram_onset_ratio"]}
+    figures.onset_error(by_position, ratios, BAR["error_peaks_at_word_onsets"], ctx.path("onset_error.png"))
 
 
 def position_in_word(onset: torch.Tensor) -> torch.Tensor:
@@ -466,11 +472,12 @@ def position_in_word(onset: torch.Tensor) -> torch.Tensor:
     return idx - last_onset
 
 
-def plot_dendrogram(M: np.ndarray, method: str, path, title: str) -> None:
-    """Like the paper's Fig. 7: hierarchical clustering of the 29 mean hidden vectors (nouns in blue)."""
-    fig, ax = new_figure(figsize=(6, 7))
-    dendrogram(linkage(M, method=method), labels=WORDS, orientation="left", ax=ax, color_threshold=0)
-    for label in ax.get_yticklabels():
-        label.set_color("tab:blue" if label.get_text() in NOUNS else "tab:red")
-    ax.set(title=f"{title}: mean hidden vectors ({method} linkage)\nnouns blue, verbs red", xlabel="distance")
-    save(fig, path)
+def plot_word_structure(metrics: dict, ctx) -> None:
+    """The word claims for the three networks (in order, shuffled, untrained), with the majority guesses."""
+    is_noun = np.array([w in NOUNS for w in WORDS])
+    is_animate = np.array([w in ANIMATES for w in WORDS])[is_noun]
+    majority = {name: max(v.mean(), 1 - v.mean()) for name, v in (("noun_verb", is_noun), ("animacy", is_animate))}
+    chance = {"noun_verb_centroid_accuracy": majority["noun_verb"], "noun_verb_top_split_purity": majority["noun_verb"],
+              "animacy_centroid_accuracy": majority["animacy"]}
+    arms = {"": "in order", "_shuffled": "shuffled (control)", "_untrained": "untrained"}
+    figures.word_structure(metrics, arms, BAR, chance, ctx.path("word_classes.png"))

@@ -21,9 +21,8 @@ import torch
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import digits
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
-from . import model
+from . import figures, model
 
 
 @dataclass
@@ -327,37 +326,11 @@ def run(cfg: Config, ctx) -> dict[str, float]:
 
 
 def draw(cfg: Config, state: dict, ctx) -> None:
+    """The claims' pictures (figures.py): error against lambda, against alpha, and on the digits against n."""
+    bar = {c.name: c.threshold for c in CLAIMS}
     lams = log_grid(cfg.lam_decades, cfg.lam_per_decade)
     err = torch.tensor(state["teacher_rows"])  # (A, L)
-    alphas = torch.tensor(cfg.alphas, dtype=torch.float64)
-    lam_opt = model.lambda_opt(cfg.sigma2, cfg.u2)
-    fig, ax = new_figure(1, 3, figsize=(15, 4.3))
-    fine = torch.logspace(*cfg.lam_decades, 200, dtype=torch.float64)
-    for a in (0.5, 1.0, 2.0):
-        line = ax[0].loglog(lams[1:].numpy(), err[list(cfg.alphas).index(a), 1:].numpy(), "o", ms=3,
-                            label=f"simulation, alpha = {a:g}")
-        theory = model.theory_error(torch.tensor(a), fine, cfg.sigma2, cfg.u2) + cfg.sigma2
-        ax[0].loglog(fine.numpy(), theory.numpy(), "-", color=line[0].get_color(), lw=1)
-    ax[0].axvline(lam_opt, color="k", ls="--", lw=1, label="lambda_opt = sigma^2 / u^2")
-    ax[0].set(xlabel="weight decay lambda", ylabel="test error (incl. noise sigma^2)",
-              title=f"teacher task, N = {cfg.N} (lines: large-N theory)")
-    ax[0].legend(fontsize=7)
-    j_opt = int((lams[1:].log() - math.log(lam_opt)).abs().argmin()) + 1
-    fine_a = torch.linspace(0.05, float(alphas.max()), 300, dtype=torch.float64)
-    for j, name in ((0, "lambda = 0"), (j_opt, "lambda = lambda_opt")):
-        line = ax[1].semilogy(alphas.numpy(), err[:, j].numpy(), "o", ms=3, label=f"simulation, {name}")
-        theory = model.theory_error(fine_a, torch.tensor(float(lams[j])), cfg.sigma2, cfg.u2) + cfg.sigma2
-        ax[1].semilogy(fine_a.numpy(), theory.clamp_max(1e3).numpy(), "-", color=line[0].get_color(), lw=1)
-    ax[1].axhline(cfg.sigma2, color="grey", ls=":", label="noise floor sigma^2")
-    ax[1].set(xlabel="alpha = p / N", ylabel="test error", title="the peak at p = N, and weight decay",
-              ylim=(cfg.sigma2 * 0.8, 30))
-    ax[1].legend(fontsize=7)
-    m = state["metrics"]
-    ns = list(cfg.digits_n)
-    for tag, name in (("lam0", "lambda = 0 (minimum norm)"), ("loo", "lambda by leave-one-out")):
-        ax[2].semilogy(ns, [m[f"digits_mse_{tag}_n{n}"] for n in ns], "o-", ms=3, label=name)
-    ax[2].axvline(65, color="grey", ls=":", label="inputs (64 pixels + 1)")
-    ax[2].set(xlabel="training images n", ylabel="test MSE (one-hot targets)", title="real digits, linear student")
-    ax[2].legend(fontsize=7)
-    save(fig, ctx.path("weight_decay.png"))
-
+    j_opt = int((lams[1:].log() - math.log(model.lambda_opt(cfg.sigma2, cfg.u2))).abs().argmin()) + 1
+    figures.teacher_lambda(cfg, err, lams, ctx.path("teacher_lambda.png"))
+    figures.teacher_alpha(cfg, err, lams, j_opt, bar["peak_at_alpha_1_without_decay"], ctx.path("teacher_alpha.png"))
+    figures.digits(cfg, state["metrics"], bar["digits_peak_without_decay"], ctx.path("digits.png"))
