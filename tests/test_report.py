@@ -113,3 +113,18 @@ def test_the_record_agrees_with_the_code(pid):
         assert e["config"] == json.loads(json.dumps(paper.presets[e["preset"]].__dict__)), \
             f"the {e['preset']} preset changed since it was recorded: re-record it"
         assert {c["name"] for c in e["claims"]} == {c.name for c in paper.claims}
+
+
+def test_a_spread_reported_inside_one_run_travels_with_the_claim():
+    """A paper that averages over restarts inside a run reports `<metric>:std`; the claim carries it (not for a
+    difference of two arms, whose spread one run cannot know)."""
+    from dlcanon.core.paper import Claim, Paper
+
+    claims = [Claim("acc_high", "acc", ">=", 0.5, "p", "s"), Claim("gap", "acc", ">", 0.0, "p", "s", minus="base")]
+    paper = Paper("toy", {p: None for p in ("smoke", "quick", "full")}, run=None, claims=claims)
+    rows = paper.judge({"acc": 0.9, "acc:std": 0.05, "base": 0.5}, "quick")
+    assert rows[0]["spread"] == 0.05 and rows[1]["spread"] is None
+    assert report.fmt_claim({"measured": 0.9, "spread": 0.05, "spread_over": "within the run"}) == \
+        "0.9 ± 0.05 (sd within the run)"
+    assert report.fmt_claim({"measured": 0.9, "spread": 0.05, "spread_over": "seeds"}, seeds=3) == "0.9 ± 0.05 (3 seeds)"
+    assert report.fmt_claim({"measured": 0.9, "spread": 0.0}) == "0.9"

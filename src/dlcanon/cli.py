@@ -212,7 +212,8 @@ def _claim_rows(paper: str, claims: list[dict]) -> list[list]:
     from .report import VERDICT, fmt
 
     colour = {"pass": "green", "fail": "bold red", "known-fail": "yellow", "unjudged": "dim"}
-    return [[paper, c["claim"], fmt(c["measured"]), " ".join(c["statement"].rsplit(" ", 2)[-2:]),
+    ours = lambda c: fmt(c["measured"]) + (f" ± {fmt(c['spread'])}" if c.get("spread") else "")
+    return [[paper, c["claim"], ours(c), " ".join(c["statement"].rsplit(" ", 2)[-2:]),
              f"[{colour[c['verdict']]}]{VERDICT[c['verdict']]}[/]"] for c in claims]
 
 

@@ -72,8 +72,10 @@ def make_entry(paper, preset: str, runs: list[dict], git: dict) -> dict:
     from .core.runtime import versions
 
     mean, spread = aggregate(runs)
-    claims = [{"name": c["claim"], "measured": c["measured"], "spread": _claim_spread(paper, c["claim"], runs),
-               "verdict": c["verdict"]} for c in paper.judge(mean, preset)]
+    claims = [{"name": c["claim"], "measured": c["measured"], "verdict": c["verdict"],
+               "spread": _claim_spread(paper, c["claim"], runs) if len(runs) > 1 else c["spread"] or 0.0,
+               "spread_over": "seeds" if len(runs) > 1 else "within the run" if c["spread"] else None}
+              for c in paper.judge(mean, preset)]
     device = runs[0]["device"]
     return {"preset": preset, "device": device, "device_kind": device.split(":")[0], "device_name": _device_name(),
             "seeds": [r["seed"] for r in runs], "runs": [r["run"] for r in runs],

@@ -33,11 +33,13 @@ def fmt(x: float | None) -> str:
 
 
 def fmt_claim(c: dict | None, seeds: int = 1) -> str:
-    """A measured claim value, with its spread over seeds when there were several."""
+    """A measured claim value, ± its spread (the standard deviation over seeds, or over what the paper averages
+    inside one run: restarts, orders, draws) when there is one."""
     if c is None:
         return "not run"
-    if seeds > 1 and c.get("spread"):
-        return f"{fmt(c['measured'])} ± {fmt(c['spread'])} ({seeds} seeds)"
+    if c.get("spread"):
+        over = f"{seeds} seeds" if c.get("spread_over", "seeds") == "seeds" and seeds > 1 else "sd within the run"
+        return f"{fmt(c['measured'])} ± {fmt(c['spread'])} ({over})"
     return fmt(c["measured"])
 
 

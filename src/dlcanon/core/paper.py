@@ -64,6 +64,12 @@ class Claim:
         value = float(metrics[self.metric])
         return value if self.minus is None else value - float(metrics[self.minus])
 
+    def spread(self, metrics: dict[str, float]) -> float | None:
+        """The spread a run reports for the claim's metric as `<metric>:std` (a paper that averages over restarts,
+        orders or draws inside one run says how much they varied); None for a difference or when not reported."""
+        value = metrics.get(f"{self.metric}:std") if self.minus is None else None
+        return None if value is None or value != value else float(value)
+
     def verdict(self, metrics: dict[str, float], preset: str) -> tuple[float, str]:
         if preset not in self.judged_on:                  # e.g. a full-only claim on a quick run
             has_all = all(m in metrics for m in self.metrics)
@@ -110,5 +116,5 @@ class Paper:
             measured, verdict = c.verdict(metrics, preset)
             rows.append(dict(claim=c.name, statement=c.statement, measured=measured, threshold=c.threshold,
                              verdict=verdict, paper_value=c.paper_value, scale_note=c.scale_note,
-                             known_fail=c.known_fail))
+                             known_fail=c.known_fail, spread=c.spread(metrics)))
         return rows
