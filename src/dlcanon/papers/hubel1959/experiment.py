@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dlcanon.core import plots
 from dlcanon.core.config import Annotated, Range
 from dlcanon.core.data import fashion_mnist
 from dlcanon.core.paper import Claim
 
+from . import figures
 from .model import ComplexCell, FirstLayerCNN, SimpleCell, coordinates
 
 
@@ -355,59 +355,33 @@ def run(cfg: Config, ctx) -> dict[str, float]:
     simple = SimpleCell(n, wavelength=cfg.cell_wavelength)
     complex_ = ComplexCell(n, wavelength=cfg.cell_wavelength)
     metrics = cell_measures(simple, cfg, n, "simple") | cell_measures(complex_, cfg, n, "complex")
-    plot_cells(simple, complex_, cfg, n, ctx.path("cells.png"))
+    figures.cell_fields(simple, complex_, *spot_maps(simple, n), metrics["simple_onoff_overlap"], ctx.path("cells.png"))
+    profiles = {"simple": cell_profile(simple, cfg, n), "complex": cell_profile(complex_, cfg, n)}
+    figures.cell_tuning(profiles, metrics, ctx.path("tuning.png"))
     d = load_images(cfg)
     arms, inits = train_arms(cfg, ctx, d)
     metrics |= learned_measures(cfg, arms, inits, d)
-    plot_filters(arms, inits, ctx.path("filters.png"))
+    figures.filter_osi(filter_osis(cfg, arms, inits), metrics, ctx.path("filter_osi.png"))
+    figures.filter_mosaic(arms, inits, ctx.path("filters.png"))
     return metrics
 
 
-# -------------------------------------------------------------------------------------------- plots
+# ----------------------------------------------------------------------------- what the figures draw
 
 
-def plot_cells(simple, complex_, cfg: Config, n: int, path) -> None:
-    """Top: RFs (simple; complex = its even and odd parts). Bottom: orientation tuning, response vs phase."""
+def cell_profile(cell, cfg: Config, n: int) -> dict:
+    """Orientation tuning F0(theta) at the preferred frequency and the rate over one drift cycle at the preferred
+    (orientation, frequency), each divided by its largest value."""
     thetas, freqs, phases = probe_axes(cfg, n // 2)
-    fig, axes = plots.new_figure(2, 3, figsize=(11, 6.5))
-    for ax, W, title in ((axes[0, 0], simple.W, "simple RF"), (axes[0, 1], complex_.even.W, "complex: even"),
-                         (axes[0, 2], complex_.odd.W, "complex: odd")):
-        ax.imshow(W.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-        ax.set_title(title)
-        ax.axis("off")
-    for cell, label in ((simple, "simple"), (complex_, "complex")):
-        r = cell(gratings(n, thetas, freqs, phases))  # (n_theta, n_f, n_phi)
-        F0 = harmonics(r)[0]
-        i_t, i_f = divmod(int(F0.argmax()), F0.shape[1])
-        axes[1, 0].plot(torch.rad2deg(thetas).numpy(), (F0[:, i_f] / F0.max()).numpy(), "o-", label=label)
-        axes[1, 1].plot(torch.rad2deg(phases).numpy(), (r[i_t, i_f] / r[i_t, i_f].max()).numpy(), "o-", label=label)
-    axes[1, 0].set(xlabel="grating orientation (deg)", ylabel="mean rate F0 / max", title="orientation tuning")
-    axes[1, 1].set(xlabel="grating phase (deg) = time in a drift cycle", ylabel="rate / max", title="phase")
-    on, off = spot_maps(simple, n)
-    lim = max(on.max().item(), off.max().item())
-    axes[1, 2].imshow((on - off).numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[1, 2].set_title("simple: on map - off map (spots)")
-    axes[1, 2].axis("off")
-    for ax in axes[1, :2]:
-        ax.legend(fontsize=8)
-    plots.save(fig, path)
+    r = cell(gratings(n, thetas, freqs, phases))  # (n_theta, n_f, n_phi)
+    F0 = harmonics(r)[0]  # (n_theta, n_f)
+    i_t, i_f = divmod(int(F0.argmax()), F0.shape[1])
+    return {"theta_deg": torch.rad2deg(thetas).numpy(), "tuning": (F0[:, i_f] / F0.max()).numpy(),
+            "phase_deg": torch.rad2deg(phases).numpy(), "cycle": (r[i_t, i_f] / r[i_t, i_f].max()).numpy(),
+            "pref_deg": math.degrees(thetas[i_t].item())}  # fmt: skip
 
 
-def plot_filters(arms: dict, inits: dict, path) -> None:
-    """One mosaic, two rows per arm (at init, trained); each filter scaled by its own largest |weight|."""
-    rows, labels = [], []
-    for name, net in arms.items():
-        rows += [inits[name], net.filters().cpu()]
-        labels += [f"{name} arm: init", "trained"]
-    C, k = rows[0].shape[0], rows[0].shape[-1]
-    mosaic = torch.full((len(rows) * (k + 1), C * (k + 1)), float("nan"))
-    for i, W in enumerate(rows):
-        W = W / W.abs().amax((1, 2), keepdim=True)  # (C, k, k) in [-1, 1]
-        for c in range(C):
-            mosaic[i * (k + 1) : i * (k + 1) + k, c * (k + 1) : c * (k + 1) + k] = W[c]
-    fig, ax = plots.new_figure(figsize=(C * 0.6, 0.8 * len(rows) + 0.6))
-    ax.imshow(mosaic.numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks([(k + 1) * i + k / 2 for i in range(len(rows))], labels, fontsize=8)
-    ax.set_title("first-layer filters, Fashion-MNIST")
-    plots.save(fig, path)
+def filter_osis(cfg: Config, arms: dict, inits: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per arm, each filter's OSI at its random start and after training (the pairs behind osi_gain_z)."""
+    return {name: (osi(filter_tuning(inits[name], cfg)[0]), osi(filter_tuning(net.filters().cpu(), cfg)[0]))
+            for name, net in arms.items()}  # fmt: skip

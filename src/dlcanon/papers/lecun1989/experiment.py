@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dlcanon.core import plots
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import mnist
 from dlcanon.core.paper import Claim
 
+from . import figures
 from .model import FullyConnected, Net1989, count_parameters
 
 
@@ -222,43 +222,6 @@ def final_metrics(cfg: Config, ctx, arms, d, history) -> dict[str, float]:
     metrics["cnn_vs_fc_mcnemar_z"] = mcnemar_z(wrong["cnn", "test"], wrong["fc", "test"])
     metrics["cnn_connections"] = float(arms["cnn"].count_connections())
     metrics["cnn_units"] = float(arms["cnn"].count_units())
-    plot_errors(history, ctx.path("errors.png"))
-    plot_H1(arms["cnn"], d["x_test"][:1], ctx.path("H1_maps.png"))
+    figures.errors(history, wrong["cnn", "test"].cpu(), wrong["fc", "test"].cpu(), cfg, ctx.path("errors.png"))
+    figures.first_layer(arms["cnn"], d["x_test"][:1], ctx.path("H1_maps.png"))
     return metrics
-
-
-def plot_errors(history: torch.Tensor, path) -> None:
-    """Train and test error per epoch for both arms, with the paper's 5.0% test error for reference."""
-    fig, ax = plots.new_figure(figsize=(6, 4))
-    epochs = range(1, len(history) + 1)
-    for col, label, style in (
-        (0, "Net-1989 train", "C0--"),
-        (1, "Net-1989 test", "C0-"),
-        (2, "FC train", "C1--"),
-        (3, "FC test", "C1-"),
-    ):
-        ax.plot(epochs, 100 * history[:, col].numpy(), style, label=label)
-    ax.axhline(5.0, color="gray", lw=0.8, ls=":", label="paper's test error (5.0%)")
-    ax.set(xlabel="epoch", ylabel="error (%)", yscale="log", title="MNIST at USPS scale (7,291 / 2,007)")
-    ax.legend(fontsize=8)
-    plots.save(fig, path)
-
-
-@torch.no_grad()
-def plot_H1(model: Net1989, x: torch.Tensor, path) -> None:
-    """Column 0: one test digit. Then, per H1 map: its shared 5x5 kernel (top) and its 8x8 map (bottom)."""
-    h1 = model.H1(x)[0].cpu().numpy()  # (12, 8, 8)
-    W1 = model.W1[:, 0].cpu().numpy()  # (12, 5, 5)
-    w_max = abs(W1).max()
-    fig, axes = plots.new_figure(2, 13, figsize=(13, 2.6))
-    axes[0, 0].imshow(x[0, 0].cpu().numpy(), cmap="gray", vmin=-1, vmax=1)
-    axes[0, 0].set_title("input", fontsize=8)
-    axes[1, 0].axis("off")
-    for k in range(12):
-        axes[0, k + 1].imshow(W1[k], cmap="RdBu_r", vmin=-w_max, vmax=w_max)
-        axes[0, k + 1].set_title(f"W1[{k}]", fontsize=8)
-        axes[1, k + 1].imshow(h1[k], cmap="gray", vmin=-1.7159, vmax=1.7159)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    plots.save(fig, path)

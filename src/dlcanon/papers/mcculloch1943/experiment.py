@@ -14,9 +14,8 @@ import torch
 
 from dlcanon.core.config import Annotated, Pattern, Range
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
-from . import model
+from . import figures, model
 
 
 @dataclass
@@ -189,29 +188,33 @@ def exact_over_all_strings(per_length: list[float]) -> float:
 # --- the run --------------------------------------------------------------------------------------------
 
 
+GATES = {  # metric prefix: (name in the figure, net, truth function, number of inputs)
+    "and": ("AND (Fig. 1c)", model.and_net, lambda X: X[:, 0] * X[:, 1], 2),
+    "or": ("OR (Fig. 1b)", model.or_net, lambda X: X.max(1).values, 2),
+    "not": ("NOT", model.not_net, lambda X: 1 - X[:, 0], 1),
+    "and_not": ("x1 AND NOT x2 (Fig. 1d)", model.and_not_net, lambda X: X[:, 0] * (1 - X[:, 1]), 2),
+    "xor": ("XOR (two delays)", model.xor_net, parity, 2),
+}
+
+
 def run(cfg: Config, ctx) -> dict[str, float]:
     dev = ctx.device
-    m: dict[str, float] = {
-        "and_accuracy": truth_accuracy(model.and_net(), lambda X: X[:, 0] * X[:, 1], 2, dev),
-        "or_accuracy": truth_accuracy(model.or_net(), lambda X: X.max(1).values, 2, dev),
-        "not_accuracy": truth_accuracy(model.not_net(), lambda X: 1 - X[:, 0], 1, dev),
-        "and_not_accuracy": truth_accuracy(model.and_not_net(), lambda X: X[:, 0] * (1 - X[:, 1]), 2, dev),
-        "xor_accuracy": truth_accuracy(model.xor_net(), parity, 2, dev),
-    }
-    m.update(single_neuron_search(cfg, dev))
+    m = {f"{k}_accuracy": truth_accuracy(net(), fn, n, dev) for k, (_, net, fn, n) in GATES.items()}
+    m.update(single_neuron_search(cfg, dev, ctx.path("single_neuron_search.png")))
     m.update(parity_sweep(cfg, ctx))
-    m.update(every_boolean_function(cfg.all_functions_n, dev))
+    m.update(every_boolean_function(cfg.all_functions_n, dev, ctx.path("gates.png")))
     m.update(automata(cfg, ctx))
-    draw(cfg, ctx.path("nets.png"))
+    figures.parity_net(model.parity_net(4).trace(all_inputs(4)), ctx.path("parity_net.png"))
     return m
 
 
-def single_neuron_search(cfg: Config, dev) -> dict[str, float]:
+def single_neuron_search(cfg: Config, dev, path) -> dict[str, float]:
     """Wire every small neuron on 2 fibres; list the Boolean functions they compute."""
     X = all_inputs(2, dev)
     out = model.all_single_neurons(2, cfg.search_max_weight, cfg.search_max_theta)(X)  # (4, K)
     codes = (out * (2 ** torch.arange(4, device=dev))[:, None]).sum(0).long()  # (K,) truth table id
     xor_code = int((parity(X) * 2 ** torch.arange(4, device=dev)).sum().item())
+    figures.single_neuron_search(codes, path)
     return {
         "single_neurons_searched": float(out.shape[1]),
         "single_neuron_functions": float(codes.unique().numel()),
@@ -221,11 +224,14 @@ def single_neuron_search(cfg: Config, dev) -> dict[str, float]:
 
 
 def parity_sweep(cfg: Config, ctx) -> dict[str, float]:
-    accuracies = []
-    for n in range(1, cfg.parity_max_n + 1):
+    ns, accuracies, accuracies_cut, neurons = range(1, cfg.parity_max_n + 1), [], [], []
+    for n in ns:
         net = model.parity_net(n)
         accuracies.append(truth_accuracy(net, parity, n, ctx.device))
+        accuracies_cut.append(truth_accuracy(net.without_inhibition(), parity, n, ctx.device))  # figure only
+        neurons.append(net.num_neurons)
         ctx.log(n, parity_accuracy=accuracies[-1], parity_neurons=net.num_neurons)
+    figures.parity_sweep(list(ns), accuracies, accuracies_cut, neurons, ctx.path("parity_sweep.png"))
     cut = model.parity_net(cfg.parity_max_n).without_inhibition()
     return {
         "parity_accuracy": min(accuracies),
@@ -235,12 +241,17 @@ def parity_sweep(cfg: Config, ctx) -> dict[str, float]:
     }
 
 
-def every_boolean_function(n: int, dev) -> dict[str, float]:
-    """All 2^(2^n) truth tables at once: table f, pattern r -> bit r of f."""
+def every_boolean_function(n: int, dev, path) -> dict[str, float]:
+    """All 2^(2^n) truth tables at once: table f, pattern r -> bit r of f. The figure adds the Fig. 1 gates."""
     R = 2**n
     tables = ((torch.arange(2**R, device=dev)[:, None] >> torch.arange(R, device=dev)) & 1).float()  # (F, R)
     out = model.truth_table_net(tables)(all_inputs(n, dev))  # (R, F)
     exact = (out.T == tables).all(1)  # (F,) every pattern right
+    gate_tables = {}
+    for name, net, fn, k in GATES.values():
+        X = all_inputs(k, dev)
+        gate_tables[name] = (X, net()(X)[:, 0], fn(X))
+    figures.gates(gate_tables, (out, tables), path)
     return {"boolean_functions_accuracy": exact.float().mean().item(), "boolean_functions": float(2**R)}
 
 
@@ -258,34 +269,17 @@ def automata(cfg: Config, ctx) -> dict[str, float]:
     m = {f"{k}_accuracy": exact_over_all_strings(v) for k, v in per_length.items()}
     m["automaton_accuracy"] = min(m.values())
     m["automaton_strings"] = float(2 ** (L + 1) - 1)
+    figures.automata(circle_rasters(cfg.raster_string), cfg.raster_string, per_length, ctx.path("automata.png"))
     return m
 
 
-def draw(cfg: Config, path) -> None:
-    """Left: the parity net's neurons (rows) on every 4-bit input (columns). Right: the circles over time."""
-    fig, axes = new_figure(1, 3, figsize=(14, 3.8), gridspec_kw={"width_ratios": [1.2, 1, 1]})
-    X = all_inputs(4)
-    layers = model.parity_net(4).trace(X)  # [x, a_k, e_k, out], each (16, units)
-    axes[0].imshow(torch.cat(layers, 1).T.numpy(), cmap="Greys", aspect="auto", interpolation="nearest")
-    axes[0].set_yticks(
-        range(4 + 4 + 2 + 1),
-        [f"x{j + 1}" for j in range(4)] + [f"a{k}" for k in range(1, 5)] + ["e1", "e3", "parity"],
-        fontsize=7,
-    )
-    axes[0].set_xlabel("input pattern r (x_j = bit j of r)")
-    axes[0].set_title("4-bit parity net: every neuron on every input", fontsize=10)
-    x = torch.tensor([[float(c) for c in cfg.raster_string]])[:, :, None]  # (1, T, 1)
-    for ax, name, dfa in ((axes[1], "running parity", RUNNING_PARITY), (axes[2], "'101' detector", DETECTOR_101)):
+def circle_rasters(string: str) -> list[tuple[str, torch.Tensor, list[str]]]:
+    """For the figure: each net with circles reading `string`, as rows [input, start g, v(q,a)..., verdict]."""
+    x = torch.tensor([[float(c) for c in string]])[:, :, None]  # (1, T, 1)
+    out = []
+    for name, dfa in (("running parity", RUNNING_PARITY), ("'101' detector", DETECTOR_101)):
         y, U = model.automaton_net(**dfa).run(x)
-        Q = len(dfa["delta"])
         rows = torch.cat([torch.cat([torch.zeros(1), x[0, :, 0]])[None], U[0].T, y[0].T])  # (2 + m, T+1)
-        ax.imshow(rows.numpy(), cmap="Greys", aspect="auto", interpolation="nearest")
-        ax.set_yticks(
-            range(rows.shape[0]),
-            ["input x(t)", "start g"] + [f"v(q{q},{a})" for q in range(Q) for a in (0, 1)] + ["verdict y"],
-            fontsize=7,
-        )
-        ax.set_xticks(range(x.shape[1] + 1))
-        ax.set_xlabel(f"t (symbols read of {cfg.raster_string})")
-        ax.set_title(f"net with circles: {name}", fontsize=10)
-    save(fig, path)
+        labels = ["input x(t)", "start g"] + [f"v(q{q},{a})" for q in range(len(dfa["delta"])) for a in (0, 1)]
+        out.append((name, rows, labels + ["verdict y"]))
+    return out

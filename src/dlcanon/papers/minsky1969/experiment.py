@@ -19,9 +19,8 @@ from scipy.optimize import linprog
 
 from dlcanon.core.config import Annotated, Range
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
-from . import model
+from . import figures, model
 
 
 @dataclass
@@ -313,7 +312,9 @@ def run(cfg: Config, ctx) -> dict[str, float]:
     m.update(order_experiment(cfg, ctx.device, g, fig))
     m.update(mlp_xor(cfg, ctx.device, torch.Generator().manual_seed(ctx.seed + 1)))
     m.update(mlp_parity(cfg, ctx, torch.Generator().manual_seed(ctx.seed + 2), fig))
-    draw(fig, ctx.path("perceptrons.png"))
+    top = max(12, *cfg.parity_n, cfg.mlp_n)
+    fig["ceiling"] = {n: ltf_parity_ceiling(n) for n in range(1, top + 1)}
+    figures.draw(fig, m, cfg, ctx.path("perceptrons.png"))
     return m
 
 
@@ -482,60 +483,3 @@ def mlp_parity(cfg: Config, ctx, g, fig) -> dict[str, float]:
         "mlp_parity_solved_fraction": (acc == 1).float().mean().item(),
         "mlp_parity_steps": float(step),
     }
-
-
-# --- the figure -----------------------------------------------------------------------------------
-
-
-def draw(fig_data: dict, path) -> None:
-    fig, ax = new_figure(2, 2, figsize=(11, 8))
-    for name, mistakes in fig_data["rule"].items():
-        ax[0, 0].plot(range(1, len(mistakes) + 1), mistakes, "o-", label=name.upper())
-    ax[0, 0].set(
-        xlabel="epoch (w starts at 0, fixed order)",
-        ylabel="mistakes in the epoch",
-        title="perceptron rule: AND converges, XOR cycles",
-    )
-    ax[0, 0].legend()
-    ns = list(range(1, 13))
-    ax[0, 1].plot(ns, [ltf_parity_ceiling(n) for n in ns], "k-", label="ceiling (proved)")
-    ex = fig_data["exhaustive"]
-    ax[0, 1].plot(list(ex), list(ex.values()), "ks", mfc="none", ms=10, label="best of all threshold functions")
-    par = fig_data["parity"]
-    ax[0, 1].plot(list(par), [v[1] for v in par.values()], "^", label="best seen in training")
-    ax[0, 1].plot(list(par), [v[0] for v in par.values()], "o", label="best final perceptron")
-    ax[0, 1].plot(list(par), [v[2] for v in par.values()], "x", label="mean final perceptron")
-    ax[0, 1].axhline(0.5, color="grey", ls=":", label="chance")
-    ax[0, 1].set(xlabel="n (bits of parity)", ylabel="accuracy on all 2^n inputs", title="one layer on parity")
-    ax[0, 1].legend(fontsize=8)
-    order = fig_data["order"]
-    ns = sorted({n for n, _ in order["cases"]})
-    grid = torch.full((len(ns), max(ns)), float("nan"))
-    for (n, k), a, sep in zip(order["cases"], order["accuracy"], order["separable"], strict=True):
-        grid[ns.index(n), k - 1] = a
-        ax[1, 0].text(
-            k - 1,
-            ns.index(n),
-            f"{a:.2f}\n{'LP: yes' if sep else 'LP: no'}",
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if a > 0.8 else "black",
-        )
-    ax[1, 0].imshow(grid.numpy(), cmap="viridis", vmin=0.3, vmax=1.0, aspect="auto")
-    ax[1, 0].set(
-        xticks=range(max(ns)),
-        xticklabels=range(1, max(ns) + 1),
-        yticks=range(len(ns)),
-        yticklabels=ns,
-        xlabel="order k of the masks",
-        ylabel="n",
-        title="order-k perceptron on n-bit parity",
-    )
-    if fig_data["mlp"]:
-        steps, worst, mean = zip(*fig_data["mlp"], strict=True)
-        ax[1, 1].plot(steps, worst, label="worst net")
-        ax[1, 1].plot(steps, mean, label="mean of nets")
-    ax[1, 1].set(xlabel="Adam step", ylabel="accuracy", title="one hidden layer, backprop, parity")
-    ax[1, 1].legend()
-    save(fig, path)

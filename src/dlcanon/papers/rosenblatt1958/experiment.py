@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dlcanon.core import plots
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import digits, fashion_mnist
 from dlcanon.core.paper import Claim
 
+from . import figures
 from .model import AssociationLayer, Perceptron, step
 
 
@@ -414,48 +414,5 @@ def run(cfg: Config, ctx) -> dict[str, float]:
         state["stage"] = k + 1
         state.pop("partial", None)
         ctx.checkpoint(state["step"], state)
-    draw(state["history"], ctx)
+    figures.draw(state["history"], cfg, ctx)
     return state["metrics"]
-
-
-# ---- figures ---------------------------------------------------------------------------------------------------
-
-
-def draw(history, ctx) -> None:
-    rows = [r for r in history["pairs"] if r["gamma"] > 0]
-    if rows:
-        draw_novikoff(rows, ctx)
-    draw_accuracy(history, ctx)
-
-
-def draw_novikoff(rows, ctx) -> None:
-    fig, ax = plots.new_figure(figsize=(5.2, 4.4))
-    bounds, mistakes = [r["bound"] for r in rows], [max(r["mistakes"], 0.5) for r in rows]
-    ax.loglog(bounds, mistakes, "o", ms=4, label="digit pair")
-    lim = [min(bounds + mistakes) / 2, max(bounds + mistakes) * 2]
-    ax.loglog(lim, lim, "k--", lw=1, label="mistakes = (R/gamma)^2")
-    for r in sorted(rows, key=lambda r: -r["mistakes"])[:2]:
-        ax.annotate(r["pair"], (r["bound"], r["mistakes"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
-    ax.set(
-        xlabel="Novikoff bound (R / gamma_svm)^2",
-        ylabel="corrections until an error-free sweep",
-        title="Perceptron convergence on digit pairs",
-    )
-    ax.legend(fontsize=8)
-    plots.save(fig, ctx.path("novikoff.png"))
-
-
-def draw_accuracy(history, ctx) -> None:
-    fig, (ax1, ax2) = plots.new_figure(1, 2, figsize=(10, 4))
-    ax1.plot(range(1, len(history["ovr"]) + 1), history["ovr"], label="pixels (64 S-points)")
-    n_A, acc = zip(*history["a_units"], strict=True)
-    ax1.plot(range(1, len(history[f"a{n_A[-1]}"]) + 1), history[f"a{n_A[-1]}"], label=f"{n_A[-1]} A-units")
-    if history.get("fashion"):
-        ax1.plot(range(1, len(history["fashion"]) + 1), history["fashion"], label="Fashion-MNIST pixels")
-    ax1.set(xlabel="sweep", ylabel="held-out accuracy", title="One-vs-rest perceptron")
-    ax1.legend(fontsize=8)
-    ax2.semilogx(n_A, acc, "o-", label="A-units -> R-units")
-    ax2.axhline(history["ovr"][-1], color="gray", ls="--", label="R-units on raw pixels")
-    ax2.set(xlabel="number of A-units", ylabel="held-out accuracy", title="Photoperceptron on 8x8 digits")
-    ax2.legend(fontsize=8)
-    plots.save(fig, ctx.path("accuracy.png"))

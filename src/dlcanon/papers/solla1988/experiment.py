@@ -214,6 +214,7 @@ def run(cfg: Config, ctx) -> dict[str, float]:
             ctx.checkpoint(offsets[k] + budgets[k], {"done": done, "stage": k + 1, "epoch": 0})
     metrics = summarise(cfg, done)
     plot(cfg, done, metrics, ctx.path("learning_curves.png"))
+    plot_saturated(cfg, done, metrics, ctx.path("saturated_start.png"))
     return metrics
 
 
@@ -276,28 +277,59 @@ def summarise(cfg: Config, done: dict) -> dict[str, float]:
     return m
 
 
+COLORS = {"relative_entropy": "C0", "quadratic": "C3"}
+NAMES = {"relative_entropy": "relative entropy", "quadratic": "quadratic error"}
+
+
+def best_curve(cfg: Config, done: dict, k: int) -> tuple[float, list[float]]:
+    """Stage k's best grid point: its learning rate and its training accuracy (%) per epoch, median of seeds."""
+    acc = done[f"acc_{k}"]
+    i, _ = (best_normal if STAGES[k][0] == "normal" else best_saturated)(cfg, acc)
+    return cfg.lrs[i], (100 * by_grid(cfg, acc)[:, i].median(-1).values).tolist()
+
+
 def plot(cfg: Config, done: dict, m: dict, path) -> None:
-    """Left, middle: training accuracy (best learning rate, median of seeds) from each start. Right: the
-    whole grid at the epoch where the faster error first reached the target: accuracy against eta."""
-    fig, axes = new_figure(1, 3, figsize=(14, 4))
-    colors = {"relative_entropy": "C0", "quadratic": "C3"}
-    t_star = int(min(m["epochs_to_target_ce"], m["epochs_to_target_mse"]))
-    for k, (start, kind) in enumerate(STAGES):
-        ax = axes[0 if start == "normal" else 1]
+    """Left: training accuracy from the normal start, best learning rate of each error, with the claim's 2x mark.
+    Right: the whole grid at the epoch where the faster error first reached the target: accuracy against eta."""
+    fig, (ax, ax2) = new_figure(1, 2, figsize=(12, 4.6))
+    target, t_star = 100 * cfg.target_train_acc, int(min(m["epochs_to_target_ce"], m["epochs_to_target_mse"]))
+    for k, (_, kind) in enumerate(STAGES[:2]):
+        eta, curve = best_curve(cfg, done, k)
+        ax.plot(curve, color=COLORS[kind], label=f"{NAMES[kind]} (best η = {eta:g})")
         acc = done[f"acc_{k}"]
-        i, _ = (best_normal if start == "normal" else best_saturated)(cfg, acc)
-        curve = by_grid(cfg, acc)[:, i].median(-1).values.numpy()
-        ax.plot(curve, color=colors[kind], label=f"{kind} (eta={cfg.lrs[i]:g})")
-        if start == "normal" and t_star < len(acc):
-            at_t = by_grid(cfg, acc[t_star]).median(-1).values.numpy()  # (n_lrs,)
-            axes[2].plot(cfg.lrs, at_t, "o-", color=colors[kind], label=kind)
-    for ax, title in zip(axes[:2], ("normal start", f"saturated start (x{cfg.saturated_init_scale:g})"), strict=True):
-        ax.axhline(cfg.target_train_acc, color="gray", lw=0.8, ls=":")
-        ax.set(xlabel="epoch (full-batch gradient descent)", ylabel="training accuracy", title=title, ylim=(0, 1))
-        ax.legend(fontsize=8)
-    axes[2].axhline(cfg.target_train_acc, color="gray", lw=0.8, ls=":")
-    axes[2].set(xscale="log", xlabel="learning rate eta", ylabel=f"training accuracy at epoch {t_star}", ylim=(0, 1),
-                title=f"normal start, every grid point (speed-up {m['speedup_mse_over_ce']:.2f}x)")
-    if axes[2].lines[1:]:  # nothing to show when neither error reached the target (e.g. smoke)
-        axes[2].legend(fontsize=8)
+        if t_star < len(acc):
+            at_t = 100 * by_grid(cfg, acc[t_star]).median(-1).values  # (n_lrs,)
+            ax2.plot(cfg.lrs, at_t.tolist(), "o-", color=COLORS[kind], label=NAMES[kind])
+    t_ce = m["epochs_to_target_ce"]
+    ax.axhline(target, color="grey", ls="--", lw=1, label=f"target: {target:g}% training accuracy")
+    ax.axvline(2 * t_ce, color="black", ls=":", label=f"claim: quadratic needs ≥ 2 × {t_ce:g} epochs")
+    ax.set(xlabel="epoch (full-batch gradient descent)", ylabel="training accuracy (%)", ylim=(0, 100),
+           title=f"Normal start: speed-up {m['speedup_mse_over_ce']:.2f}× to {target:g}%")  # fmt: skip
+    ax.legend(loc="lower right", fontsize=9)
+    ax2.axhline(target, color="grey", ls="--", lw=1, label=f"target: {target:g}%")
+    ax2.set_xscale("log")
+    ax2.set_xticks(cfg.lrs, [f"{v:g}" for v in cfg.lrs])
+    ax2.minorticks_off()
+    ax2.set(xlabel="learning rate η (log scale)", ylabel=f"training accuracy at epoch {t_star} (%)", ylim=(0, 100),
+            title=f"Every step size at epoch {t_star} (median of {cfg.seeds} starts)")  # fmt: skip
+    ax2.legend(loc="upper right", fontsize=9)
+    save(fig, path)
+
+
+def plot_saturated(cfg: Config, done: dict, m: dict, path) -> None:
+    """Training accuracy from the saturated start, best learning rate of each error; the claim's 25-point gap."""
+    fig, ax = new_figure(figsize=(7.5, 4.6))
+    for k, (_, kind) in enumerate(STAGES[2:], start=2):
+        eta, curve = best_curve(cfg, done, k)
+        ax.plot(curve, color=COLORS[kind], label=f"{NAMES[kind]} (best η = {eta:g})")
+    ce, mse = 100 * m["saturated_train_acc_ce"], 100 * m["saturated_train_acc_mse"]
+    ax.axhline(ce - 25, color="black", ls=":", label="claim: quadratic ends > 25 points below")
+    ax.axhline(10, color="grey", ls="--", lw=1, label="chance: 10%")
+    ax.annotate("", (cfg.saturated_epochs, mse), (cfg.saturated_epochs, ce), arrowprops=dict(arrowstyle="<->"))
+    ax.annotate(f"{ce - mse:.0f} points", (cfg.saturated_epochs, (ce + mse) / 2), xytext=(-8, 0),
+                textcoords="offset points", ha="right", va="center")  # fmt: skip
+    scale, wrong = cfg.saturated_init_scale, 100 * m["saturated_init_wrongly_saturated"]
+    ax.set(xlabel="epoch (full-batch gradient descent)", ylabel="training accuracy (%)", ylim=(0, 100),
+           title=f"Saturated start (weights ×{scale:g}): {wrong:.0f}% of outputs stuck wrong")  # fmt: skip
+    ax.legend(loc="lower right", fontsize=9)
     save(fig, path)
