@@ -344,23 +344,26 @@ def stage_ovr(cfg, ctx, X, y, state):
         ovr_test_acc_std=float(test_acc.std()) if len(test_acc) > 1 else 0.0,
         ovr_train_acc=float(train_acc.mean()),
     )
+    state["metrics"]["ovr_test_acc:std"] = state["metrics"]["ovr_test_acc_std"]  # the claim's spread over orders
 
 
 def stage_a_units(cfg, ctx, X, y, state):
     S = step(X - cfg.s_threshold)  # (N, 64) S-points: on where the pixel reaches the threshold
-    accs = []
+    accs, stds = [], []
     for k, n_A in enumerate(cfg.n_A):
         g = torch.Generator().manual_seed(ctx.seed * 7919 + n_A)
         A_layer = AssociationLayer(S.shape[1], n_A, cfg.a_excitatory, cfg.a_inhibitory, cfg.a_theta, g)
         A = A_layer.to(ctx.device)(S)  # (N, n_A) A-unit responses
         test_acc, _ = train_ovr(cfg, ctx, state, A, y, tag=100 + k, name=f"a{n_A}")
         accs.append(float(test_acc.mean()))
+        stds.append(float(test_acc.std()) if len(test_acc) > 1 else 0.0)  # over presentation orders
         state["metrics"][f"a_units_{n_A}_test_acc"] = accs[-1]
         state["metrics"][f"a_units_{n_A}_active_fraction"] = float(A.mean())
     state["history"]["a_units"] = list(zip(cfg.n_A, accs, strict=True))
     state["metrics"].update(
         a_units_small_test_acc=accs[0], a_units_large_test_acc=accs[-1], s_points_on_fraction=float(S.mean())
     )
+    state["metrics"].update({"a_units_small_test_acc:std": stds[0], "a_units_large_test_acc:std": stds[-1]})
 
 
 def stage_fashion(cfg, ctx, _X, _y, state):
@@ -391,12 +394,14 @@ def stage_fashion(cfg, ctx, _X, _y, state):
                 "curve": curve,
                 "test_acc": float(test_acc.mean()),
                 "train_acc": float(train_acc.mean()),
+                "test_acc_std": float(test_acc.std()) if len(test_acc) > 1 else 0.0,
             }
             state["partial"] = {"fashion": part}
             ctx.checkpoint(state["step"], state)
             bar.update(1, test_acc=curve[-1])
     state["history"]["fashion"] = part["curve"]
     state["metrics"].update(fashion_ovr_test_acc=part["test_acc"], fashion_ovr_train_acc=part["train_acc"])
+    state["metrics"]["fashion_ovr_test_acc:std"] = part.get("test_acc_std", math.nan)
 
 
 STAGES = (stage_pairs, stage_ovr, stage_a_units, stage_fashion)

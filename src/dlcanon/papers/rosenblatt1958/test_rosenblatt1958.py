@@ -243,3 +243,12 @@ def test_smallest_config_runs():
 @pytest.mark.claims
 def test_quick_claims():
     assert_claims(run_preset("rosenblatt1958", "quick"))
+
+
+def test_accuracies_averaged_over_orders_report_their_spread():
+    """The accuracy claims average over presentation orders inside one run; each carries its sd across them."""
+    result = run_preset("rosenblatt1958", "smoke")
+    spread = {c["claim"]: c["spread"] for c in result.claims}
+    assert spread["one_vs_rest_digits"] == pytest.approx(result.metrics["ovr_test_acc_std"]) and spread[
+        "one_vs_rest_digits"] > 0
+    assert spread["photoperceptron_learns"] > 0
