@@ -126,5 +126,6 @@ def test_a_spread_reported_inside_one_run_travels_with_the_claim():
     assert rows[0]["spread"] == 0.05 and rows[1]["spread"] is None
     assert report.fmt_claim({"measured": 0.9, "spread": 0.05, "spread_over": "within the run"}) == \
         "0.9 ± 0.05 (sd within the run)"
-    assert report.fmt_claim({"measured": 0.9, "spread": 0.05, "spread_over": "seeds"}, seeds=3) == "0.9 ± 0.05 (3 seeds)"
+    seeds = {"measured": 0.9, "spread": 0.05, "spread_over": "seeds"}
+    assert report.fmt_claim(seeds, seeds=3) == "0.9 ± 0.05 (3 seeds)"
     assert report.fmt_claim({"measured": 0.9, "spread": 0.0}) == "0.9"
