@@ -19,9 +19,9 @@ import torch
 
 from dlcanon.core.config import Annotated, Range
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
 from . import family_trees as ft
+from . import figures
 from .model import (
     GROUPS,
     FamilyTreeNet,
@@ -306,38 +306,36 @@ def run(cfg: Config, ctx) -> dict[str, float]:
     carry = {"part_a": metrics, "lesion_curves": lesion_curves}  # so a resume need not redo (or re-log) part a
     net, init_codes, data = train_networks(cfg, ctx, offset, resume, carry)
     metrics.update(network_metrics(net, init_codes, data))
-    plot_lesions(cfg, lesion_curves, ctx.path("hinton1981_lesions.png"))
-    plot_person_codes(net, ctx.path("hinton1986_person_codes.png"))
+    figures.plot_lesions(cfg, lesion_curves, metrics, ctx.path("hinton1981_lesions.png"))
+    ctx.flush()  # the training curves come back from the store, so a resumed run draws them whole
+    figures.plot_training(ctx.store.curves(ctx.run_id), offset, ctx.path("hinton1986_training.png"))
+    draw_network(net, init_codes, data, ctx)
     return metrics
 
 
 # -------------------------------------------------------------------------------------------- figures
 
 
-def plot_lesions(cfg: Config, curves: dict, path) -> None:
-    fig, ax = new_figure(figsize=(6, 4))
-    labels = {"dist": f"distributed, {3 * cfg.units_per_pair} PROP units",
-              "equal": f"distributed, {3 * cfg.equal_units_per_pair} PROP units",
-              "local": "localist, one unit per triple (112)"}
-    for arm, style in (("dist", "-o"), ("equal", "--o"), ("local", "-s")):
-        ax.plot(cfg.lesion_fractions, curves[arm], style, ms=4, label=labels[arm])
-    ax.set(xlabel="fraction of PROP units removed", ylabel="completion accuracy (mean of 3 slots)",
-           title="1981 triple memory under damage", ylim=(0, 1.02))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save(fig, path)
+def unit_r(codes: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
+    """|Pearson correlation| of each of the 6 units with a feature of the 24 people: (M, 24, 6) -> (M, 6)."""
+    c = codes - codes.mean(dim=1, keepdim=True)
+    f = feature - feature.mean()
+    return ((c * f[None, :, None]).sum(1) / (c.norm(dim=1) * f.norm()).clamp_min(1e-12)).abs()
 
 
-def plot_person_codes(net, path) -> None:
-    """Fig. 4 of the Nature letter for restart 0: weights from the 24 people to each of the 6 person units,
-    English in the top row and their Italian counterparts below."""
-    W = net.W_person.detach()[0].cpu().numpy()  # (24, 6)
-    lim = np.abs(W).max()
-    fig, axes = new_figure(6, 1, figsize=(7, 7.5))
-    for u, ax in enumerate(axes):
-        ax.imshow(W[:, u].reshape(2, 12), cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_yticks([0, 1], ["English", "Italian"], fontsize=7)
-        ax.set_xticks(range(12), [f"{e[:4]}/{i[:4]}" for e, i in zip(ft.ENGLISH, ft.ITALIAN, strict=True)],
-                      fontsize=6, rotation=45)
-        ax.set_title(f"person unit {u + 1}", fontsize=8)
-    save(fig, path)
+@torch.no_grad()
+def draw_network(net, init_codes, data, ctx) -> None:
+    """Per-restart numbers behind the network claims (held-out facts right, best unit per feature), for the
+    figures; the claims' metrics are their means and medians in network_metrics."""
+    person, relation, d, test, _ = data
+    dev = next(net.parameters()).device
+    heldout = all_correct(net(person[test].to(dev), relation[test].to(dev))["output"], d[test].to(dev)).sum(1)
+    features = {"nationality": torch.tensor([1.0 if p in ft.ENGLISH else 0.0 for p in ft.PEOPLE], device=dev),
+                "generation": torch.tensor([float(ft.GENERATION[p]) for p in ft.PEOPLE], device=dev)}
+    per = {"heldout": heldout.cpu().numpy()}
+    for name, f in features.items():
+        per[name] = unit_r(net.person_codes(), f).amax(1).cpu().numpy()
+        per[f"{name}_init"] = unit_r(init_codes.to(dev), f).amax(1).cpu().numpy()
+    figures.plot_generalisation(per, test.shape[1], ctx.path("hinton1986_generalisation.png"))
+    r0 = {name: unit_r(net.person_codes()[:1], f)[0].cpu().numpy() for name, f in features.items()}
+    figures.plot_person_codes(net.W_person[0].cpu().numpy(), r0, ctx.path("hinton1986_person_codes.png"))

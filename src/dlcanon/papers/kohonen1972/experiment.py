@@ -22,8 +22,8 @@ import torch
 from dlcanon.core.config import Annotated, Range
 from dlcanon.core.data import fashion_mnist
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
+from . import figures
 from .model import CorrelationMatrixMemory, correlation_matrix, optimal_matrix, recall
 
 DTYPE = torch.float64  # exactness claims are about the mathematics, not about float32 rounding
@@ -324,42 +324,21 @@ def run(cfg: Config, ctx) -> dict[str, float]:
         ctx.log(round(1000 * s), **{f"noise_{k}": noise[k][i] for k in ("corr_acc", "pinv_acc")})
     for i, K in enumerate(cfg.capacity_K):  # capacity curve at step = K
         ctx.log(K, **{f"capacity_{k}": capacity[k][i] for k in ("real_corr_acc", "real_pinv_acc", "real_pinv_err")})
-    plot_curves(cfg, noise, capacity, ctx.path("kohonen1972_curves.png"))
-    plot_completion(cfg, ctx, images, mu, ctx.path("kohonen1972_completion.png"))
+    figures.plot_exactness(cfg, capacity, metrics["ortho_max_rel_error"], ctx.path("kohonen1972_exact.png"))
+    k90s = {"corr": metrics["corr_K90"], "pinv": metrics["pinv_K90"]}
+    figures.plot_capacity(cfg, capacity, k90s, ctx.path("kohonen1972_capacity.png"))
+    figures.plot_noise(cfg, noise, ctx.path("kohonen1972_noise.png"))
+    rows = completion_rows(cfg, ctx, images, mu)
+    figures.plot_completion(rows, cfg.K_main, ctx.path("kohonen1972_completion.png"))
     return metrics
 
 
 # -------------------------------------------------------------------------------------------- figures
 
 
-def plot_curves(cfg: Config, noise: dict, capacity: dict, path) -> None:
-    fig, (ax_a, ax_e, ax_n) = new_figure(1, 3, figsize=(14, 3.8))
-    n = SIDE * SIDE
-    Kn = np.array(cfg.capacity_K) / n
-    styles = {"real_corr": ("tab:red", "-"), "real_pinv": ("tab:blue", "-"), "random_corr": ("tab:red", ":")}
-    for key, (color, ls) in styles.items():
-        label = key.replace("real", "images").replace("_", ", ").replace("pinv", "Y X^+").replace("corr", "Y X^T")
-        ax_a.plot(Kn, capacity[f"{key}_acc"], color=color, ls=ls, marker="o", ms=3, label=label)
-        ax_e.plot(Kn, capacity[f"{key}_err"], color=color, ls=ls, marker="o", ms=3, label=label)
-    for name, color in (("corr", "tab:red"), ("pinv", "tab:blue")):
-        ax_a.plot(Kn, capacity[f"real_{name}_noisy_acc"], color=color, ls="--", lw=1,
-                  label=f"images, {'Y X^T' if name == 'corr' else 'Y X^+'}, key noise {cfg.small_noise:g}")
-    for ax, title in ((ax_a, "identification accuracy"), (ax_e, "recall error (sine)")):
-        ax.axvline(1.0, color="k", lw=0.8, ls="--")
-        ax.set(xlabel="stored pairs K / key dimension n", title=f"capacity: {title}")
-        ax.grid(alpha=0.3)
-    ax_a.legend(fontsize=8)
-    for name, color in (("corr", "tab:red"), ("pinv", "tab:blue")):
-        ax_n.plot(cfg.noise_levels, noise[f"{name}_acc"], color=color, marker="o", ms=3,
-                  label=f"{'Y X^T' if name == 'corr' else 'Y X^+'}, K = {cfg.K_main}")
-    ax_n.set(xlabel="key noise norm / key norm", ylabel="identification accuracy", title="noisy keys", ylim=(0, 1.05))
-    ax_n.grid(alpha=0.3)
-    ax_n.legend(fontsize=8)
-    save(fig, path)
-
-
-def plot_completion(cfg: Config, ctx, images, mu, path, n_show: int = 5) -> None:
-    """Whole images recalled from their upper halves by both memories (the first repeat's stored pairs)."""
+def completion_rows(cfg: Config, ctx, images, mu, n_show: int = 5) -> dict[str, np.ndarray]:
+    """Whole images recalled from their upper halves by both memories (the first repeat's stored pairs), as
+    {row label: pixels (n_show, 28, 28)} for figures.plot_completion."""
     gen = torch.Generator().manual_seed(ctx.seed * 1000)  # the same draw as one_repeat(rep=0)
     pick = torch.randperm(images.shape[1], generator=gen)[: max(max(cfg.capacity_K), cfg.K_main)]
     centred = images[:, pick[: cfg.K_main].to(images.device)] - mu[:, None]
@@ -367,16 +346,10 @@ def plot_completion(cfg: Config, ctx, images, mu, path, n_show: int = 5) -> None
     X = centred / norms
     X_top = upper_part(X, cfg.occlude_rows)
     key = torch.cat([X_top * X[: X_top.shape[0]].norm(dim=0), torch.zeros_like(X[X_top.shape[0]:])])
-    rows = {"stored image": X, "key: upper half": key}
+    rows = {"stored image": X, "key: upper half\n(rest = mean image)": key}
     for name, M in both_memories(X_top, X).items():
-        rows["recall, " + ("Y X^T" if name == "corr" else "Y X^+")] = unit_columns(recall(M, X_top))
-    fig, axes = new_figure(len(rows), n_show, figsize=(1.6 * n_show, 1.7 * len(rows)), squeeze=False)
-    for r, (title, Z) in enumerate(rows.items()):
-        pixels = (Z[:, :n_show] * norms[:, :n_show] + mu[:, None]).T.reshape(n_show, SIDE, SIDE).cpu().numpy()
-        for c in range(n_show):
-            axes[r, c].imshow(pixels[c], cmap="gray_r", vmin=0, vmax=1)
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-        axes[r, 0].set_ylabel(title, fontsize=8)
-    fig.suptitle(f"{cfg.K_main} images stored with their upper halves as keys; recall from the upper half", fontsize=9)
-    save(fig, path)
+        Z = recall(M, X_top)
+        err = sine_error(Z, X).mean().item()
+        rows[f"recall, {'Y X^T' if name == 'corr' else 'Y X^+'}\nsine error {err:.2g}"] = unit_columns(Z)
+    return {label: (Z[:, :n_show] * norms[:, :n_show] + mu[:, None]).T.reshape(n_show, SIDE, SIDE).cpu().numpy()
+            for label, Z in rows.items()}

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcanon.core import plots
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.paper import Claim
 
+from .figures import plot_bug_ratios, plot_cnn, plot_matrix, plot_size_tuning, plot_unit_correlations
 from .model import OPERATIONS, FrogRetina, RetinaParams, rf_average
 
 TRIGGERS = ("stopped_edge", "moving_spot", "moving_edge", "dimming")
@@ -317,8 +317,14 @@ def stage_retina(cfg: Config, ctx, retina: FrogRetina) -> dict[str, float]:
     g = torch.Generator().manual_seed(cfg.data_seed)
     tex = centre_response(retina, textured_trials(cfg, g))["convexity"]
     m["bug_ratio_moving_background"] = (tex[1] / tex[0]).item()
-    plot_matrix(M, ctx.path("matrix.png"))
-    plot_size_tuning(sizes, tuning, retina.p.rf_convexity_deg, ctx.path("size_tuning.png"))
+    plot_matrix(M, TRIGGERS, ctx.path("matrix.png"))
+    plot_bug_ratios({"op 2: large dark edge / bug": (m["bug_ratio_edge"], True),
+                     "op 2: still bug / moving bug": (m["bug_ratio_still"], True),
+                     "op 2: dimming / bug": (m["bug_ratio_dimming"], True),
+                     "op 4: bug / dimming": (m["dimming_ratio_spot"], True),
+                     "op 2: bug on moving texture / on still": (m["bug_ratio_moving_background"], False)},
+                    ctx.path("bug_ratios.png"))
+    plot_size_tuning(sizes, tuning, retina.p.rf_convexity_deg, cfg.spot_deg, ctx.path("size_tuning.png"))
     return m
 
 
@@ -449,7 +455,8 @@ def stage_cnn(cfg: Config, ctx, retina: FrogRetina) -> dict[str, float]:
           for i, op in enumerate(OPERATIONS)}
     m["cnn_units_alive"] = float(alive.sum())
     m |= {f"ops_label_corr_{op}": pearson(O[:, i : i + 1], y[:, None])[0, 0].item() for i, op in enumerate(OPERATIONS)}
-    plot_unit_correlations(r_units, r_out, ctx.path("cnn_units.png"))
+    plot_cnn(m["cnn_accuracy"], r_out, ctx.path("cnn.png"))
+    plot_unit_correlations(r_units, ctx.path("cnn_units.png"))
     return m
 
 
@@ -462,42 +469,3 @@ def run(cfg: Config, ctx) -> dict[str, float]:
     if cfg.cnn_steps > 0:
         metrics |= stage_cnn(cfg, ctx, retina)
     return metrics
-
-
-# -------------------------------------------------------------------------------------------------- plots
-
-
-def plot_matrix(M: torch.Tensor, path) -> None:
-    """Each operation's response to the four triggers, scaled by the row's maximum (units differ per row)."""
-    Mn = (M / M.amax(1, keepdim=True)).numpy()
-    fig, ax = plots.new_figure(figsize=(5.5, 4.2))
-    im = ax.imshow(Mn, cmap="viridis", vmin=0, vmax=1)
-    for i in range(4):
-        for j in range(4):
-            ax.text(j, i, f"{Mn[i, j]:.2f}", ha="center", va="center", color="w" if Mn[i, j] < 0.6 else "k")
-    ax.set_xticks(range(4), [k.replace("_", "\n") for k in TRIGGERS], fontsize=8)
-    ax.set_yticks(range(4), [f"op {i + 1}: {op}" for i, op in enumerate(OPERATIONS)], fontsize=8)
-    ax.set_title("centre fibre, mean response / row max")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    plots.save(fig, path)
-
-
-def plot_size_tuning(sizes: torch.Tensor, tuning: torch.Tensor, rf_deg: float, path) -> None:
-    fig, ax = plots.new_figure(figsize=(5, 3.5))
-    ax.plot(sizes.numpy(), tuning.numpy(), "o-")
-    ax.axvline(rf_deg, color="gray", ls=":", label=f"RF diameter ({rf_deg:g} deg)")
-    ax.set(xscale="log", xlabel="dark spot diameter (deg)", ylabel="convexity fibre response",
-           title="operation 2: size tuning (moving spot)")
-    ax.legend(fontsize=8)
-    plots.save(fig, path)
-
-
-def plot_unit_correlations(r_units: torch.Tensor, r_out: torch.Tensor, path) -> None:
-    fig, ax = plots.new_figure(figsize=(5, 6))
-    R = torch.cat([r_out[None], r_units]).numpy()
-    im = ax.imshow(R, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-    ax.set_xticks(range(4), [op.replace("_", "\n") for op in OPERATIONS], fontsize=8)
-    ax.set_ylabel("row 0: bug logit; rows 1..: hidden units")
-    ax.set_title("correlation over probe clips")
-    fig.colorbar(im, ax=ax)
-    plots.save(fig, path)

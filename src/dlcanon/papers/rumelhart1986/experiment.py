@@ -15,13 +15,12 @@ import itertools
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from dlcanon.core.config import Annotated, Range
 from dlcanon.core.paper import Claim
-from dlcanon.core.plots import new_figure, save
 
+from . import figures
 from .model import (
     Add,
     GeneralisedDelta,
@@ -238,16 +237,17 @@ def random_graph(gen: torch.Generator, n_in: int, n_out: int, max_nodes: int) ->
     return Graph(nodes, "out")
 
 
-def parity_check(cfg: Config, seed: int) -> dict[str, float]:
+def parity_check(cfg: Config, seed: int) -> list[float]:
+    """Largest |dE/dw| difference between our engine and torch.autograd, per random graph."""
     gen = torch.Generator().manual_seed(seed)
-    worst = 0.0
+    diffs = []
     for _ in range(cfg.parity_graphs):
         n_in, n_out, batch = (int(torch.randint(1, 6, (1,), generator=gen)) for _ in range(3))
         net = random_graph(gen, n_in, n_out, cfg.parity_max_nodes)
         x = torch.randn(batch, n_in, generator=gen, dtype=DTYPE)
         d = torch.rand(batch, n_out, generator=gen, dtype=DTYPE)
-        worst = max(worst, gradient_difference(net, SquaredError(), x, d))
-    return {"autodiff_max_abs_diff": worst, "autodiff_graphs": float(cfg.parity_graphs)}
+        diffs.append(gradient_difference(net, SquaredError(), x, d))
+    return diffs
 
 
 # ------------------------------------------------------------------------------- training (stages 2-4)
@@ -373,8 +373,8 @@ def run(cfg: Config, ctx) -> dict[str, float]:
         _, state = ck
         done, resume = state["done"], state["current"]
     metrics = done["metrics"]
-    if "autodiff_max_abs_diff" not in metrics:
-        metrics.update(parity_check(cfg, ctx.seed))
+    diffs = parity_check(cfg, ctx.seed)  # seconds at most; after a resume it is redone for the figure
+    metrics.update(autodiff_max_abs_diff=max(diffs), autodiff_graphs=float(cfg.parity_graphs))
     nets, offset = {}, 0  # offset: global sweep count, the step of logs/checkpoints
     for name in TASKS:
         if name in done:  # finished before a resume: rebuild, do not retrain
@@ -387,7 +387,7 @@ def run(cfg: Config, ctx) -> dict[str, float]:
             nets[name] = (net, first, x, d)
             ctx.checkpoint(offset + getattr(cfg, TASKS[name][3]) - 1, {"done": done, "current": None})
         offset += getattr(cfg, TASKS[name][3])
-    plot_figure(nets, ctx.path("rumelhart1986.png"))
+    draw(cfg, nets, diffs, ctx)
     return metrics
 
 
@@ -401,31 +401,18 @@ def rebuild(name: str, cfg: Config, ctx, saved: dict):
     return net, saved["first"].to(ctx.device), x, d
 
 
-def plot_figure(nets: dict, path) -> None:
-    """(a) Fig. 1: input->hidden weights of the first solved symmetry restart; (b) fraction of restarts
-    solved against sweeps for the three tasks; (c) the encoder's hidden codes for its first restart."""
-    fig, (ax_w, ax_s, ax_h) = new_figure(1, 3, figsize=(14, 3.8))
+@torch.no_grad()
+def draw(cfg: Config, nets: dict, diffs: list[float], ctx) -> None:
+    """The figures (figures.py), from the trained restarts of each task."""
+    figures.plot_parity(diffs, ctx.path("rumelhart1986_parity.png"))
+    runs = {name: (first.cpu().numpy(), getattr(cfg, TASKS[name][3])) for name, (_, first, _, _) in nets.items()}
+    figures.plot_solved(runs, PAPER_SYMMETRY_SWEEPS, ctx.path("rumelhart1986_solved.png"))
+    net, _, x, d = nets["encoder"]
+    net.forward(x)  # cache the hidden values
+    figures.plot_encoder(net.modules[1].y.cpu().numpy(), ctx.path("rumelhart1986_encoder.png"))
     net, _, x, d = nets["symmetry"]
-    with torch.no_grad():
-        solved = all_correct(net.forward(x), d).cpu()
-    W = net.modules[0].W.value.cpu().numpy()  # (R, 2, 6)
-    r = int(solved.nonzero()[0]) if solved.any() else 0
-    for j, color in enumerate(("tab:blue", "tab:orange")):
-        positions = np.arange(1, 7) + (j - 0.5) * 0.38
-        ax_w.bar(positions, W[r, j], width=0.38, color=color, label=f"hidden unit {j + 1}")
-    ax_w.axhline(0, color="k", lw=0.8)
-    ax_w.set(title=f"symmetry: input->hidden weights (restart {r})", xlabel="input position")
-    ax_w.legend(fontsize=8)
-    for name, (_, first, _, _) in nets.items():
-        f = np.sort(first.cpu().numpy())
-        solved_at = f[f >= 0]
-        ax_s.step(solved_at, np.arange(1, len(solved_at) + 1) / len(f), where="post", label=name)
-    ax_s.axvline(PAPER_SYMMETRY_SWEEPS, color="k", ls="--", lw=1, label="paper, symmetry (Fig. 1)")
-    ax_s.set(title="restarts solved vs sweeps", xlabel="sweeps", ylabel="fraction of restarts")
-    ax_s.legend(fontsize=8)
-    h = nets["encoder"][0].modules[1].y[0].cpu().numpy()  # (8, 3)
-    ax_h.imshow(h, cmap="gray_r", vmin=0, vmax=1)
-    for (i, j), v in np.ndenumerate(h):
-        ax_h.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="tab:red")
-    ax_h.set(title="encoder: hidden codes (restart 0)", xlabel="hidden unit", ylabel="input pattern")
-    save(fig, path)
+    solved = all_correct(net.forward(x), d).cpu()
+    W = net.modules[0].W.value
+    r = int(solved.nonzero()[0]) if solved.any() else 0  # the first solved restart
+    structure = {k: v.cpu()[solved].numpy() for k, v in mirror_structure(W).items()}
+    figures.plot_symmetry(W[r].cpu().numpy(), r, structure, ctx.path("rumelhart1986_symmetry.png"))
