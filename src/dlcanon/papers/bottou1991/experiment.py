@@ -52,7 +52,7 @@ class Config:
     checkpoint_every: Annotated[int, Range(ge=1, le=5000)] = 10
     """total-gradient updates between checkpoints"""
     timed_replay: bool = True
-    """run the two chosen learners again alone, timing their updates, for the wall-time panel"""
+    """run the two chosen learners again alone, timing their updates, for the wall-time figure"""
 
     def check(self) -> None:
         """Rules that tie fields together (core.config.check_config calls this)."""
@@ -83,8 +83,9 @@ CLAIMS = [
             "(qualitative; we could not check its figures)."
         ),
         scale_note=(
-            "Fashion-MNIST, 20,000 training images, linear softmax from zero weights; batch 1 for SGD; "
-            "each method at its best step size of the grid 0.001..1 (validation error at 1 epoch). "
+            "Fashion-MNIST, 10,000 training images and a linear softmax from zero weights (full: 55,000 images, "
+            "100 hidden units); batch 1 for SGD; "
+            "each method at its best step size of the grid 0.0001..1 (validation error at 1 epoch). "
             "'Far below' = at least 10 points of test error, fixed before any run."
         ),
     ),
@@ -95,7 +96,7 @@ CLAIMS = [
         threshold=10.0,
         paper_value="As above: same argument, stated as the computation needed to reach a given error.",
         scale_note=(
-            "Gradient evaluations GD spends in 30 epochs (30 x 20,000), divided by those SGD needs to "
+            "Gradient evaluations GD spends in 30 epochs (30 x n_train), divided by those SGD needs to "
             "first reach GD's final test error (read at log-spaced points, so SGD's count is rounded up). "
             "Ten-fold (an order of magnitude) was fixed before any run."
         ),
