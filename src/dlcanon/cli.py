@@ -692,7 +692,8 @@ def build_parser() -> Parser:
                    "full (closer to the paper; GPU)")
     s.add_argument("--seed", type=IntRange(0, SEED_MAX), default=0, help="random seed (default 0)")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
-    s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a Config field (repeatable)")
+    s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override a Config field (repeatable); "
+                   "`dlcanon config ID` lists every field, its presets and range")
     s.add_argument("--resume", action="store_true", help="continue the latest interrupted run of this paper, "
                    "preset and seed from its last checkpoint")
     s.add_argument("--threads", type=IntRange(1, cpu_count()),
