@@ -252,6 +252,13 @@ def test_yours_appears_in_the_claims_table(tmp_path):
     assert f'<tr data-run="{rid}">' in html
 
 
+def test_a_recorded_spread_is_shown(client):
+    """rosenblatt1958's record carries the sd over presentation orders; the claims table shows mean ± sd."""
+    html = client.get("/paper/rosenblatt1958/results").text
+    row = html[html.index("<code>one_vs_rest_digits</code>"):]
+    assert " ± " in row[: row.index("</tr>")]
+
+
 # -- the run control -----------------------------------------------------------------------------
 def read_events(client) -> tuple[list[str], dict]:
     lines, event = [], None

@@ -147,7 +147,7 @@ def comparison_rows(store, paper_id: str) -> list[dict]:
                                     "scale_note": c.scale_note, "known_fail": c.known_fail}
                                    for c in registry.get(paper_id).claims]
     rq, rf = _by_name(rec.entry(r, "quick")), _by_name(rec.entry(r, "full"))
-    mine = {p: {c["claim"]: c for c in store.claims(run["id"])} for p, run in yours(store, paper_id).items()}
+    mine = {p: {c["claim"]: dict(c) for c in store.claims(run["id"])} for p, run in yours(store, paper_id).items()}
     rows = []
     for t in texts:
         n = t["name"]
