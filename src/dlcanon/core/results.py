@@ -132,10 +132,7 @@ class Store:
         """One IMMEDIATE transaction: takes the write lock up front, so writers queue instead of failing."""
         db = self._guard(self._connect)
         try:
-            try:
-                self._retry(lambda: db.execute("BEGIN IMMEDIATE"))
-            except sqlite3.DatabaseError as e:
-                raise self._error(e) from None
+            self._guard(lambda: self._retry(lambda: db.execute("BEGIN IMMEDIATE")))
             try:
                 yield db
                 db.execute("COMMIT")
