@@ -172,6 +172,11 @@ CLAIMS = [
         "after trials on seeds 0-2: a selected setting, see notes). OSI is scale free, so its random control "
         "is distributed exactly as the default arm's. At quick scale seeds 0/1/2 gave 0.25/0.23/0.03: "
         "it holds on seed 0 (the tested one) and 1, not on 2.",
+        known_fail=(
+            "Seed-fragile: the gain holds on seeds 0 and 1 at quick scale (0.25, 0.23) but not on seed 2 "
+            "(0.02-0.03, re-measured in session 2), so one passing seed is not counted as a reproduction. The "
+            "init scale was itself chosen after trials; more filters or seeds are the next thing to try."
+        ),
     ),
     Claim(
         name="learned_filters_oriented_small_init_significant",
