@@ -16,4 +16,5 @@ IMPLEMENTED = [
     "elman1990",
     "bottou1991",
     "krogh1991",
+    "glorot2010",
 ]
