@@ -16,5 +16,6 @@ IMPLEMENTED = [
     "elman1990",
     "bottou1991",
     "krogh1991",
+    "bengio2003",
     "glorot2010",
 ]

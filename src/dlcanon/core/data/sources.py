@@ -12,7 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import DataUnavailable, bible, digits, english, fashion_mnist, gensim_data, mnist, pattern3, user_data_dir, vega
+from . import (
+    DataUnavailable,
+    austen,
+    bible,
+    digits,
+    english,
+    fashion_mnist,
+    gensim_data,
+    mnist,
+    pattern3,
+    user_data_dir,
+    vega,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ SOURCES = [
     Source("english-corpus", english.status, "mikolov2012a, mikolov2012b, collobert2011a", english.corpus,
            "english-"),
     Source("gcide", _system("/usr/share/dictd/gcide.index", "dict-gcide"), "later: language-model papers"),
-    Source("austen", _system("/usr/lib/R/site-library/janeaustenr", "r-cran-janeaustenr"), "later: NPLM"),
+    Source("austen", austen.status, "bengio2003; the English corpus", austen.load, "austen-"),
     Source("seattle-temps", vega.status, "cybenko1989", vega.load, "vega-seattle-temps-"),
     Source("gnugo", _system("/usr/games/gnugo", "gnugo"), "later: AlphaGo"),
     Source("emoji-font", _system("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf", "fonts-noto-color-emoji"),
