@@ -20,7 +20,18 @@ from dlcanon.papers.bottou1990.model import (
     prototype_classifier,
 )
 from dlcanon.papers.lecun1989.model import Net1989
-from dlcanon.papers.rumelhart1986.model import Graph, Linear, Sequential
+from dlcanon.papers.rumelhart1986.model import (
+    Add,
+    Graph,
+    Linear,
+    Mul,
+    Sequential,
+    SquaredError,
+    Tanh,
+    autograd_gradients,
+    engine_gradients,
+    gradient_difference,
+)
 
 F64 = torch.float64
 
@@ -104,6 +115,49 @@ def test_learners_are_found_inside_graphs():
     inner = Prototypes(m0, 1.0)
     graph = Graph([("a", Sequential(inner, Linear(3, 2)), ("x",)), ("b", Linear(2, 2), ("a",))], "b")
     assert learners(graph) == [inner]
+
+
+def shared_input_graph(declining: bool) -> Graph:
+    """x feeds two Linears that may skip dE/dx (input_grad=False: their input is data) and, in parallel, a Linear
+    that passes it on; the paths meet again through Tanh, Add and Mul before a last Linear."""
+    g = torch.Generator().manual_seed(3)
+
+    def linear(n_in, n_out, input_grad=True):
+        return Linear(n_in, n_out, init_range=0.5, generator=g, input_grad=input_grad)
+
+    return Graph([("a", linear(3, 4, not declining), ("x",)), ("b", linear(3, 4), ("x",)), ("c", Tanh(), ("b",)),
+                  ("d", Add(), ("a", "c")), ("e", linear(3, 4, not declining), ("x",)), ("f", Mul(), ("d", "e")),
+                  ("y", linear(4, 2), ("f",))], "y")
+
+
+def test_a_linear_without_input_gradient_may_share_the_graphs_input():
+    """Regression: a Linear with input_grad=False returns None for dE/dx; when another node read the same x, the
+    graph added None to a tensor (TypeError). Every weight's derivative must still be autograd's (float64); dE/dx,
+    which the declining nodes do not supply, is reported as not computed (None), never as a partial sum."""
+    g = torch.Generator().manual_seed(4)
+    x, d = torch.randn(5, 3, dtype=F64, generator=g), torch.rand(5, 2, dtype=F64, generator=g)
+    for loss in (SquaredError(), MeanSquaredError()):
+        grads, dx = engine_gradients(shared_input_graph(declining=True), loss, x, d)
+        ref, _ = autograd_gradients(shared_input_graph(declining=True), loss, x, d)
+        assert dx is None and len(grads) == len(ref) == 8
+        for ours, theirs in zip(grads, ref, strict=True):
+            assert theirs.abs().max() > 0  # every weight has a derivative: the comparison is not vacuous
+            torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+        assert gradient_difference(shared_input_graph(declining=True), loss, x, d) < 1e-12  # the parity stage's test
+        # the same graph with every node passing dE/dx gives autograd's dE/dx too
+        full = shared_input_graph(declining=False)
+        (_, dx_full), (_, ref_dx) = engine_gradients(full, loss, x, d), autograd_gradients(full, loss, x, d)
+        torch.testing.assert_close(dx_full, ref_dx, rtol=1e-12, atol=1e-12)
+
+
+def test_a_declined_derivative_inside_the_graph_is_an_error():
+    """input_grad=False is for modules that read data. On an inner value it would silently drop that path from
+    every weight below it, so the graph refuses with a clear message instead."""
+    g = torch.Generator().manual_seed(5)
+    net = Graph([("a", Linear(3, 4, generator=g), ("x",)), ("b", Linear(4, 4, generator=g, input_grad=False), ("a",)),
+                 ("c", Linear(4, 4, generator=g), ("a",)), ("d", Add(), ("b", "c"))], "d")
+    with pytest.raises(ValueError, match="input_grad=False"):
+        engine_gradients(net, SquaredError(), torch.randn(2, 3, dtype=F64, generator=g), torch.zeros(2, 4, dtype=F64))
 
 
 def test_random_graphs_match_autograd():

@@ -207,15 +207,29 @@ class Graph(Module):
             self.values[name] = module.forward(*(self.values[i] for i in inputs))
         return self.values[self.output]
 
-    def backward(self, dy: torch.Tensor) -> torch.Tensor:
-        grads = {self.output: dy}
+    def backward(self, dy: torch.Tensor) -> torch.Tensor | None:
+        """dE/dx, after every module has added its dE/dw. A module that reads the data x may decline dE/d(input)
+        (returns None, e.g. a Linear built with input_grad=False): its share is absent, the weights' derivatives are
+        unaffected, and dE/dx, which it did not supply, is returned as None rather than as a partial sum. A None
+        for an inner value would silently cut a path to every weight below it, so it is refused."""
+        grads, declined = {self.output: dy}, False
         for name, module, inputs in reversed(self.nodes):
             if name not in grads:  # this node does not reach the output: dE/d(.) = 0
                 continue
             d_inputs = module.backward(grads.pop(name))
+            if d_inputs is None:
+                d_inputs = (None,) * len(inputs)
             d_inputs = d_inputs if isinstance(d_inputs, tuple) else (d_inputs,)
             for i, d in zip(inputs, d_inputs, strict=True):
-                grads[i] = grads[i] + d if i in grads else d  # fan-out: sum
+                if d is None:
+                    if i != "x":
+                        raise ValueError(f"node {name!r} returned no derivative for {i!r}, which is not the graph's "
+                                         f"input: input_grad=False is only for modules that read the data x")
+                    declined = True
+                else:
+                    grads[i] = grads[i] + d if i in grads else d  # fan-out: sum
+        if declined:
+            return None
         return grads.get("x", torch.zeros_like(self.values["x"]))
 
 
