@@ -1,7 +1,8 @@
 """Cybenko (1989): Eq. (1) against a plain torch network, the packing of many widths, the step limit behind
 Lemma 1, a hand-built staircase that approximates a continuous function (the theorem's idea made constructive),
 the sup-norm evaluator on known functions, the fitting machinery (Jacobian, least squares, Levenberg-Marquardt),
-a polynomial activation that cannot approximate (the claim can fail), the Seattle curve, and an exact resume."""
+a polynomial activation that cannot approximate (the claim can fail), the nesting of widths (more units never
+hurt, and without the nesting that claim can fail), the Seattle curve, and an exact resume."""
 
 import dataclasses
 import math
@@ -185,12 +186,80 @@ def test_a_polynomial_activation_does_not_approximate(monkeypatch):
     cfg = dataclasses.replace(experiment.PRESETS["quick"], restarts=2, lm_iters=10, widths=(1, 4, 16))
     grids = experiment.target_grids(cfg)
     x, F = experiment.train_targets(cfg, grids)
-    net = experiment.fit(cfg, _Ctx(), {"step": 0}, "sigmoid", x, F)
-    best = experiment.evaluate(cfg, net, grids).min(1).values
-    m = experiment.curve_metrics(cfg, "sigmoid", best, grids)
+    state = {"step": 0}
+    net = experiment.fit(cfg, _Ctx(), state, "sigmoid", x, F, grids)
+    m = experiment.curve_metrics(cfg, "sigmoid", experiment.evaluate(cfg, net, grids), state["stages"]["sigmoid"])
     # the best straight line for |x - 0.3| on [0, 1] misses by 0.21 (slope 0.4, equioscillating at 0, 0.3 and 1)
     assert min(m[f"sigmoid_kink_sup_n{n}"] for n in cfg.widths) >= 0.209
     assert m["sigmoid_generated_worst_ratio"] > 0.25  # the claim fails, as it must
+
+
+# --- the nesting: more units never hurt -----------------------------------------------------------------------
+
+
+def test_the_nested_start_is_the_smaller_nets_function():
+    """The row that continues from the previous width holds that net's units plus fresh ones with alpha_j = 0, so
+    it starts as exactly the function the smaller net found (Eq. (1) nests)."""
+    cfg = dataclasses.replace(experiment.PRESETS["smoke"], widths=(2, 5), restarts=2)
+    T, R = len(experiment.TARGETS), cfg.restarts
+    small = random_net(widths=(2,), B=T)
+    best_prev = experiment.unit_params(small)
+    x = torch.linspace(0, 1, 33, dtype=torch.float64)
+    F = torch.stack([f(x) for f in (torch.sin, torch.cos, torch.exp, torch.sqrt)])  # any targets: only rows matter
+    net = experiment.stage_nets(cfg, 1, "sigmoid", 0, best_prev, x, F.repeat_interleave(R + 1, 0))
+    assert net.widths == (5,) and net.alpha.shape == (T * (R + 1), 5)
+    nested = torch.arange(T) * (R + 1) + R
+    assert (net.alpha[nested, 2:] == 0).all() and torch.equal(net.centre[nested, :2], small.centre.detach())
+    xe = torch.linspace(-0.2, 1.2, 301, dtype=torch.float64)
+    torch.testing.assert_close(net(xe)[nested, :, 0], small(xe)[:, :, 0], rtol=1e-14, atol=1e-14)
+    assert (net(xe)[:R, :, 0] - small(xe)[:1, :, 0]).abs().max() > 1e-3  # the fresh rows are other nets
+
+
+def _spoiled_fit(monkeypatch, nested: bool) -> dict[str, float]:
+    """A small run whose optimiser is sabotaged (each step ends with the switch points shaken), so that fits miss
+    badly; with nested=False no row starts from the previous width."""
+    need(vega.load)
+    real_step, real_start = experiment.lm_iteration, experiment.stage_nets
+    g = torch.Generator().manual_seed(0)
+
+    def spoiled_step(net, x, f, mu, p):
+        out = real_step(net, x, f, mu, p)
+        with torch.no_grad():
+            net.centre += 0.3 * torch.randn(net.centre.shape, generator=g, dtype=torch.float64)
+        return out
+
+    monkeypatch.setattr(experiment, "lm_iteration", spoiled_step)
+    if not nested:
+        monkeypatch.setattr(experiment, "stage_nets", lambda cfg, k, a, seed, best_prev, x, Fr: real_start(
+            cfg, k, a, seed, None, x, Fr))
+    cfg = dataclasses.replace(experiment.PRESETS["smoke"], widths=(1, 2, 4, 8), restarts=1, lm_iters=3)
+    grids = experiment.target_grids(cfg)
+    x, F = experiment.train_targets(cfg, grids)
+    state = {"step": 0}
+    net = experiment.fit(cfg, _Ctx(), state, "sigmoid", x, F, grids)
+    return experiment.curve_metrics(cfg, "sigmoid", experiment.evaluate(cfg, net, grids), state["stages"]["sigmoid"])
+
+
+def test_more_units_never_hurt_even_when_every_fit_misses(monkeypatch):
+    bar = next(c.threshold for c in experiment.CLAIMS if c.name == "sigmoid_more_units_never_hurt")
+    m = _spoiled_fit(monkeypatch, nested=True)
+    assert m["sigmoid_fresh_max_rel_rise"] > bar  # the independent fits alone do get worse with N ...
+    assert m["sigmoid_put_back_share"] > 0  # ... the nested row had to go back to its start ...
+    assert m["sigmoid_max_rel_rise"] <= bar  # ... and the best over all rows never rises
+
+
+def test_without_the_nesting_the_monotone_claim_can_fail(monkeypatch):
+    bar = next(c.threshold for c in experiment.CLAIMS if c.name == "sigmoid_more_units_never_hurt")
+    assert _spoiled_fit(monkeypatch, nested=False)["sigmoid_max_rel_rise"] > bar
+
+
+def test_relative_rise_counts_errors_below_the_rounding_floor_as_equal():
+    prev = torch.tensor([1e-2, 1e-13, 0.0, 1e-13], dtype=torch.float64)
+    s = torch.tensor([1.1e-2, 2e-13, 1e-15, 1e-6], dtype=torch.float64)
+    r = experiment.relative_rises(s, prev)
+    assert r[0] == pytest.approx(0.1, rel=1e-6)  # a 10% rise
+    assert r[1] < 1e-3 and r[2] < 1e-3  # rounding-level changes of an exact fit
+    assert r[3] > 100  # from an exact fit to 1e-6: a real rise
 
 
 def test_seattle_curve_is_the_smoothed_series():
@@ -204,8 +273,9 @@ def test_seattle_curve_is_the_smoothed_series():
 
 def test_killed_run_resumes_to_the_same_metrics(monkeypatch):
     need(vega.load)
-    # smoke: 4 sigmoid lm_iteration calls, then the 7th is the 3rd relu one (after its checkpoint at 2)
-    fresh, resumed = interrupt_and_resume(monkeypatch, "cybenko1989", experiment, "lm_iteration", 7, "smoke")
+    # smoke: 3 widths x 4 lm_iteration calls per activation; the 19th is the 3rd of relu's width 2, after the
+    # checkpoint inside that stage (every 2 calls): resumes a nested stage after a finished activation
+    fresh, resumed = interrupt_and_resume(monkeypatch, "cybenko1989", experiment, "lm_iteration", 19, "smoke")
     assert resumed.metrics == fresh.metrics
 
 
