@@ -18,4 +18,5 @@ IMPLEMENTED = [
     "krogh1991",
     "bengio2003",
     "glorot2010",
+    "hinton2012b",
 ]
