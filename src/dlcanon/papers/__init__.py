@@ -17,6 +17,7 @@ IMPLEMENTED = [
     "bottou1991",
     "krogh1991",
     "bengio2003",
+    "vincent2010",
     "glorot2010",
     "hinton2012b",
 ]
