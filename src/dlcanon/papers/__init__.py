@@ -17,6 +17,8 @@ IMPLEMENTED = [
     "bottou1991",
     "krogh1991",
     "bengio2003",
+    "hinton2005",
+    "hinton2006a",
     "vincent2010",
     "glorot2010",
     "hinton2012b",
