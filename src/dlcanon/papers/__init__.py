@@ -16,6 +16,7 @@ IMPLEMENTED = [
     "elman1990",
     "bottou1991",
     "krogh1991",
+    "hochreiter1997",
     "bengio2003",
     "hinton2005",
     "hinton2006a",
