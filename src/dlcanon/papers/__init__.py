@@ -23,4 +23,5 @@ IMPLEMENTED = [
     "vincent2010",
     "glorot2010",
     "hinton2012b",
+    "mikolov2012b",
 ]
