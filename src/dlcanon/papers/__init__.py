@@ -23,5 +23,6 @@ IMPLEMENTED = [
     "vincent2010",
     "glorot2010",
     "hinton2012b",
+    "mikolov2012a",
     "mikolov2012b",
 ]
