@@ -23,6 +23,7 @@ IMPLEMENTED = [
     "vincent2010",
     "glorot2010",
     "hinton2012b",
+    "krizhevsky2012",
     "mikolov2012a",
     "mikolov2012b",
 ]

@@ -17,6 +17,7 @@ from . import (
     austen,
     bible,
     digits,
+    emoji,
     english,
     fashion_mnist,
     gensim_data,
@@ -65,9 +66,8 @@ SOURCES = [
     Source("austen", austen.status, "bengio2003; the English corpus", austen.load, "austen-"),
     Source("seattle-temps", vega.status, "cybenko1989", vega.load, "vega-seattle-temps-"),
     Source("gnugo", _system("/usr/games/gnugo", "gnugo"), "later: AlphaGo"),
-    Source("emoji-font", _system("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf", "fonts-noto-color-emoji"),
-           "later: vision papers"),
-    Source("unicode-data", _system("/usr/share/unicode/emoji/emoji-test.txt", "unicode-data"), "later: emoji names"),
+    Source("emoji", emoji.status, "krizhevsky2012; later: vision papers (the font and emoji-test.txt, rendered)",
+           lambda: emoji.load(32), "emoji-"),
     Source("meshes", _system("/usr/share/glmark2/models/bunny.obj", "glmark2-data"), "later: NeRF"),
 ]
 
