@@ -319,15 +319,7 @@ def measure(name: str, vectors: torch.Tensor, vocab, questions, counts: dict) ->
 
 
 def evaluate_vectors(name: str, vectors: torch.Tensor, vocab, questions) -> dict[str, float]:
-    right = evaluation.right_answers(vectors, questions)
-    base = evaluation.right_answers(vectors, questions, "nearest_c")
-    out = {f"{name}_{k}": v for k, v in evaluation.accuracy(right, questions).items()}
-    out.update({f"{name}_nearest_c_{k}": v for k, v in evaluation.accuracy(base, questions).items()
-                if k[4:] in evaluation.GROUPS})
-    out[f"{name}_vs_nearest_c_z"] = evaluation.mcnemar_z(right, base)
-    out[f"{name}_ws353"], out["ws353_pairs"] = evaluation.wordsim_spearman(vectors, gensim_data.wordsim353(),
-                                                                           vocab.index)
-    return out
+    return evaluation.score(name, vectors, questions, vocab.index, gensim_data.wordsim353())
 
 
 # -- the count-based baseline --------------------------------------------------------------------

@@ -136,6 +136,18 @@ def wordsim_spearman(vectors: torch.Tensor, pairs: list, index: dict[str, int]) 
     return float(spearmanr(cos, human).statistic), len(kept)
 
 
+def score(name: str, vectors: torch.Tensor, q: Questions, index: dict[str, int], wordsim: list) -> dict[str, float]:
+    """Every test of one set of vectors, as metrics prefixed by `name`: 3CosAdd accuracy per section and group,
+    the nearest-neighbour-of-c baseline per group, McNemar z of the one against the other, WordSim-353 rho
+    (and, unprefixed, the number of WordSim pairs covered)."""
+    right, base = right_answers(vectors, q), right_answers(vectors, q, "nearest_c")
+    out = {f"{name}_{k}": v for k, v in accuracy(right, q).items()}
+    out.update({f"{name}_nearest_c_{k}": v for k, v in accuracy(base, q).items() if k[4:] in GROUPS})
+    out[f"{name}_vs_nearest_c_z"] = mcnemar_z(right, base)
+    out[f"{name}_ws353"], out["ws353_pairs"] = wordsim_spearman(vectors, wordsim, index)
+    return out
+
+
 def nearest(vectors: torch.Tensor, words: np.ndarray, query: torch.Tensor, k: int = 5,
             exclude: tuple[int, ...] = ()) -> list[str]:
     """The k words whose vectors are closest by cosine to the vector `query` (D,), leaving out `exclude`."""

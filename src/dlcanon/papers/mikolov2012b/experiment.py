@@ -198,13 +198,7 @@ def run(cfg: Config, ctx) -> dict[str, float]:
 
 def measure(name: str, vectors: torch.Tensor, vocab, questions, counts: dict) -> dict[str, float]:
     """Analogy accuracy (3CosAdd and the nearest-neighbour-of-c baseline), WordSim-353, speed of one model."""
-    right = evaluation.right_answers(vectors, questions)
-    base = evaluation.right_answers(vectors, questions, "nearest_c")
-    out = {f"{name}_{k}": v for k, v in evaluation.accuracy(right, questions).items()}
-    out.update({f"{name}_nearest_c_{k}": v for k, v in evaluation.accuracy(base, questions).items()
-                if k[4:] in evaluation.GROUPS})
-    out[f"{name}_vs_nearest_c_z"] = evaluation.mcnemar_z(right, base)
-    out[f"{name}_ws353"], _ = evaluation.wordsim_spearman(vectors, gensim_data.wordsim353(), vocab.index)
+    out = evaluation.score(name, vectors, questions, vocab.index, gensim_data.wordsim353())
     words, cpu = counts[f"{name}_words"], max(counts[f"{name}_cpu_s"], 1e-9)
     out[f"{name}_cpu_s"] = cpu
     out[f"{name}_words_per_s"] = words / cpu
