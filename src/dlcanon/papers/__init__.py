@@ -22,6 +22,7 @@ IMPLEMENTED = [
     "hinton2006a",
     "vincent2010",
     "glorot2010",
+    "collobert2011a",
     "hinton2012b",
     "krizhevsky2012",
     "mikolov2012a",
