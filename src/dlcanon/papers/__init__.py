@@ -27,4 +27,5 @@ IMPLEMENTED = [
     "krizhevsky2012",
     "mikolov2012a",
     "mikolov2012b",
+    "kingma2015",
 ]
