@@ -28,4 +28,5 @@ IMPLEMENTED = [
     "mikolov2012a",
     "mikolov2012b",
     "kingma2015",
+    "ioffe2015",
 ]
