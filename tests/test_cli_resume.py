@@ -14,6 +14,9 @@ import pytest
 from dlcanon.core.results import Store
 
 ARGS = ["lecun1989", "--preset", "smoke", "--set", "epochs=8", "--set", "n_train=4096"]
+LONG_ARGS = ["lecun1989", "--preset", "smoke", "--set", "epochs=100", "--set", "n_train=4096"]
+"""For the tests that stop a run and never finish it: long enough that, on a loaded machine, the signal cannot
+arrive after the run has already ended (seen once in CI with ARGS: the run exited 0 before SIGINT landed)."""
 
 
 def cli(home: Path, *args, **kw):
@@ -21,9 +24,9 @@ def cli(home: Path, *args, **kw):
     return subprocess.run([sys.executable, "-m", "dlcanon", *args], capture_output=True, text=True, env=env, **kw)
 
 
-def start_and_stop_after_checkpoint(home: Path, sig: int) -> int:
+def start_and_stop_after_checkpoint(home: Path, sig: int, args: list[str] = ARGS) -> int:
     env = {**os.environ, "DLCANON_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "dlcanon", "run", *ARGS], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "dlcanon", "run", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not list(home.glob("runs/*/checkpoint/state-*.json")):
@@ -50,7 +53,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_marks_the_run_interrupted(tmp_path):
-    code = start_and_stop_after_checkpoint(tmp_path, signal.SIGINT)
+    code = start_and_stop_after_checkpoint(tmp_path, signal.SIGINT, LONG_ARGS)
     assert code == 130
     listing = json.loads(cli(tmp_path, "results", "lecun1989", "--json").stdout)
     assert listing[0]["status"] == "interrupted"
@@ -58,11 +61,11 @@ def test_ctrl_c_marks_the_run_interrupted(tmp_path):
 
 @pytest.mark.slow
 def test_corrupted_checkpoint_is_refused_with_one_line(tmp_path):
-    start_and_stop_after_checkpoint(tmp_path, signal.SIGKILL)
+    start_and_stop_after_checkpoint(tmp_path, signal.SIGKILL, LONG_ARGS)
     state = next(tmp_path.glob("runs/*/checkpoint/state-*.json"))
     blob = next(state.parent.glob("tensors-*.safetensors"))
     blob.write_bytes(blob.read_bytes()[:-7] + b"garbage")
-    p = cli(tmp_path, "run", *ARGS, "--resume")
+    p = cli(tmp_path, "run", *LONG_ARGS, "--resume")
     assert p.returncode == 2
     assert "corrupted" in p.stderr and "without --resume" in p.stderr
     errors = [line for line in p.stderr.splitlines() if line.startswith("dlcanon run: error:")]
