@@ -29,4 +29,5 @@ IMPLEMENTED = [
     "mikolov2012b",
     "kingma2015",
     "ioffe2015",
+    "he2015a",
 ]
