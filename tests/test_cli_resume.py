@@ -16,7 +16,7 @@ from dlcanon.core.results import Store
 ARGS = ["lecun1989", "--preset", "smoke", "--set", "epochs=8", "--set", "n_train=4096"]
 LONG_ARGS = ["lecun1989", "--preset", "smoke", "--set", "epochs=100", "--set", "n_train=4096"]
 """For the tests that stop a run and never finish it: long enough that, on a loaded machine, the signal cannot
-arrive after the run has already ended (seen once in CI with ARGS: the run exited 0 before SIGINT landed)."""
+arrive after the run has already ended."""
 
 
 def cli(home: Path, *args, **kw):
@@ -26,7 +26,10 @@ def cli(home: Path, *args, **kw):
 
 def start_and_stop_after_checkpoint(home: Path, sig: int, args: list[str] = ARGS) -> int:
     env = {**os.environ, "DLCANON_HOME": str(home)}
+    # A child inherits an ignored SIGINT (something earlier in a full pytest session ignores it; CI saw the run
+    # finish with exit 0): give it a terminal's default, so Python turns Ctrl-C into KeyboardInterrupt.
     proc = subprocess.Popen([sys.executable, "-m", "dlcanon", "run", *args], env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not list(home.glob("runs/*/checkpoint/state-*.json")):
