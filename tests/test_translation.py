@@ -131,6 +131,12 @@ def test_bleu_is_sacrebleus_on_our_tokens():
     hyp = [["el", "señor", "es", "pastor", "."], ["nada", "me", "falta", "."]]
     assert 0 < tr.bleu(hyp, refs) < 100
     assert tr.bleu([["x"], ["y"]], refs) == 0.0
+    import sacrebleu
+
+    joined = ([" ".join(h) for h in hyp], [[" ".join(r) for r in refs]])
+    assert tr.bleu(hyp, refs) == pytest.approx(sacrebleu.corpus_bleu(*joined, tokenize="none").score)
+    # BLEU-1 is the brevity penalty times unigram precision: 8 of 9 words match, 9 words against 10
+    assert tr.bleu(hyp, refs, order=1) == pytest.approx(100 * 8 / 9 * math.exp(1 - 10 / 9))
     with pytest.raises(ValueError):
         tr.bleu(hyp[:1], refs)
 

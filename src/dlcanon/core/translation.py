@@ -195,12 +195,13 @@ def beam_search(step: Step, state: State, n: int, beam: int, max_len: int, dim: 
     return out
 
 
-def bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> float:
-    """Corpus BLEU-4 (0-100) by sacrebleu over our tokens (tokenize='none': the text is already tokenised, so the
-    figure counts words and punctuation exactly as the models see them), one reference per sentence."""
-    import sacrebleu
+def bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]], order: int = 4) -> float:
+    """Corpus BLEU (0-100; BLEU-4 unless `order` says otherwise, e.g. 1 for BLEU-1) by sacrebleu over our tokens
+    (tokenize='none': the text is already tokenised, so the figure counts words and punctuation exactly as the models
+    see them), one reference per sentence."""
+    from sacrebleu.metrics import BLEU
 
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    return sacrebleu.corpus_bleu([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]],
-                                 tokenize="none").score
+    metric = BLEU(tokenize="none", max_ngram_order=order)
+    return metric.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]]).score
