@@ -27,6 +27,7 @@ IMPLEMENTED = [
     "krizhevsky2012",
     "mikolov2012a",
     "mikolov2012b",
+    "kingma2013",
     "yosinski2014",
     "kingma2015",
     "ioffe2015",
