@@ -29,6 +29,7 @@ IMPLEMENTED = [
     "mikolov2012b",
     "kingma2013",
     "yosinski2014",
+    "zeiler2014",
     "kingma2015",
     "ioffe2015",
     "he2015a",
