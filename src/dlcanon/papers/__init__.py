@@ -33,4 +33,5 @@ IMPLEMENTED = [
     "kingma2015",
     "ioffe2015",
     "he2015a",
+    "bahdanau2015",
 ]
