@@ -30,6 +30,7 @@ IMPLEMENTED = [
     "kingma2013",
     "yosinski2014",
     "zeiler2014",
+    "cho2014",
     "kingma2015",
     "ioffe2015",
     "he2015a",
