@@ -28,6 +28,7 @@ IMPLEMENTED = [
     "mikolov2012a",
     "mikolov2012b",
     "kingma2013",
+    "mnih2013",
     "yosinski2014",
     "zeiler2014",
     "cho2014",
@@ -35,4 +36,5 @@ IMPLEMENTED = [
     "ioffe2015",
     "he2015a",
     "bahdanau2015",
+    "mnih2015",
 ]
