@@ -31,6 +31,7 @@ IMPLEMENTED = [
     "mnih2013",
     "yosinski2014",
     "zeiler2014",
+    "girshick2014",
     "cho2014",
     "kingma2015",
     "ioffe2015",
