@@ -151,3 +151,33 @@ def test_the_real_pairs_align_english_with_spanish():
     train, _, test = tr.split(pairs, test=0.05)
     assert 0.04 < len(test) / len(pairs) < 0.06
     assert 2500 < len(tr.within(pairs, 15)) < 3200  # 2,809: punctuation counts as tokens
+
+
+def test_device_of_finds_the_first_tensor_in_a_nested_state():
+    h = torch.zeros(2, 3, dtype=torch.float64)
+    assert tr.device_of(h) == h.device
+    assert tr.device_of({"s": None, "h": [(h, torch.ones(1))]}) == h.device
+    assert tr.device_of((None, {})) == torch.device("cpu")  # no tensor: the CPU
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_beam_search_runs_where_the_state_lives():
+    """A decoder state on the GPU: every index beam_search builds is made there too; the result equals the CPU's."""
+    g = torch.Generator().manual_seed(4)
+    V, n = 9, 5
+    tables = torch.randn(n, V, V, generator=g) * 3
+
+    def make_step(tab):
+        def step(prev, state):
+            logits = tab[state[0, :, 0].long(), prev]
+            logits[:, [tr.PAD, tr.BOS]] = float("-inf")
+            return torch.log_softmax(logits, -1), state
+
+        return step
+
+    state = torch.arange(n).float().reshape(1, n, 1).expand(2, n, 3).contiguous()
+    for beam in (1, 3):
+        cpu = tr.beam_search(make_step(tables), state, n=n, beam=beam, max_len=6, dim=1)
+        gpu = tr.beam_search(make_step(tables.cuda()), state.cuda(), n=n, beam=beam, max_len=6, dim=1)
+        assert gpu == cpu

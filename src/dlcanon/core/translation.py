@@ -143,6 +143,19 @@ def select(state: State, index: torch.Tensor, dim: int = 0) -> State:
     raise TypeError(f"cannot reorder a decoder state of type {type(state).__name__}")
 
 
+def device_of(state: State) -> torch.device:
+    """The device of the first tensor in `state` (depth first, through tuples, lists and dicts); the CPU if none."""
+    return next((t.device for t in _tensors(state)), torch.device("cpu"))
+
+
+def _tensors(state: State):
+    if isinstance(state, torch.Tensor):
+        yield state
+    elif isinstance(state, tuple | list | dict):
+        for s in state.values() if isinstance(state, dict) else state:
+            yield from _tensors(s)
+
+
 Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
 """step(previous tokens (B*K,), state) -> (log-probabilities of the next token (B*K, V), new state)."""
 
@@ -158,14 +171,14 @@ def beam_search(step: Step, state: State, n: int, beam: int, max_len: int, dim: 
     Returns each sentence's best token ids, without BOS and EOS."""
     if beam < 1 or max_len < 1:
         raise ValueError(f"beam and max_len must be at least 1, got {beam} and {max_len}")
-    K = beam
-    state = select(state, torch.arange(n).repeat_interleave(K), dim)
-    tokens = torch.full((n * K,), BOS, dtype=torch.int64)
-    score = torch.full((n, K), float("-inf"))
+    K, dev = beam, device_of(state)  # every index and bookkeeping tensor lives beside the state (CPU or GPU)
+    state = select(state, torch.arange(n, device=dev).repeat_interleave(K), dim)
+    tokens = torch.full((n * K,), BOS, dtype=torch.int64, device=dev)
+    score = torch.full((n, K), float("-inf"), device=dev)
     score[:, 0] = 0.0  # at first all K copies are the same hypothesis: expand only one
-    done = torch.zeros(n * K, dtype=torch.bool)
-    length = torch.zeros(n * K)
-    history = torch.zeros(n * K, 0, dtype=torch.int64)
+    done = torch.zeros(n * K, dtype=torch.bool, device=dev)
+    length = torch.zeros(n * K, device=dev)
+    history = torch.zeros(n * K, 0, dtype=torch.int64, device=dev)
     for _ in range(max_len):
         logp, state = step(tokens, state)
         V = logp.shape[-1]
@@ -174,7 +187,7 @@ def beam_search(step: Step, state: State, n: int, beam: int, max_len: int, dim: 
         logp[done, PAD] = 0.0  # an ended hypothesis stays as it is
         total = (score.reshape(-1, 1) + logp).reshape(n, K * V)
         score, flat = total.topk(K, dim=1)
-        origin = (flat // V + torch.arange(n).unsqueeze(1) * K).reshape(-1)
+        origin = (flat // V + torch.arange(n, device=dev).unsqueeze(1) * K).reshape(-1)
         tokens = (flat % V).reshape(-1)
         state, history, done, length = select(state, origin, dim), history[origin], done[origin], length[origin]
         length = length + (~done).float()
@@ -183,7 +196,7 @@ def beam_search(step: Step, state: State, n: int, beam: int, max_len: int, dim: 
         if bool(done.all()):
             break
     final = score.reshape(-1) / length.clamp(min=1) ** alpha if alpha else score.reshape(-1)
-    best = final.reshape(n, K).argmax(1) + torch.arange(n) * K
+    best = final.reshape(n, K).argmax(1) + torch.arange(n, device=dev) * K
     out = []
     for row in history[best].tolist():
         words = []
@@ -203,5 +216,5 @@ def bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]
 
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    metric = BLEU(tokenize="none", max_ngram_order=order)
+    metric = BLEU(tokenize="none", max_ngram_order=order, force=True)  # our tokens on purpose: no detokenize warning
     return metric.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]]).score

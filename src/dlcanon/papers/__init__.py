@@ -32,6 +32,7 @@ IMPLEMENTED = [
     "yosinski2014",
     "zeiler2014",
     "girshick2014",
+    "sutskever2014",
     "cho2014",
     "kingma2015",
     "ioffe2015",
