@@ -38,5 +38,6 @@ IMPLEMENTED = [
     "ioffe2015",
     "he2015a",
     "bahdanau2015",
+    "vinyals2015",
     "mnih2015",
 ]
