@@ -40,4 +40,6 @@ IMPLEMENTED = [
     "bahdanau2015",
     "vinyals2015",
     "mnih2015",
+    "sohldickstein2015",
+    "ho2020",
 ]
