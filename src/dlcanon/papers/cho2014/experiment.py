@@ -98,6 +98,12 @@ CLAIMS = [
         ),
         scale_note=_SCALE + "; |log ppl_GRU - log ppl_LSTM| on the test verses, LSTM hidden size chosen so that the "
         "parameter counts agree within 2%; which one is lower is reported as gru_minus_lstm_log_ppl",
+        known_fail=(
+            "Holds at quick (within 5% on seeds 0-2) but not on the full preset (CPU, seed 0, recorded before this "
+            "note): after the same 1,600 updates the GRU's test perplexity is 31.3 and the LSTM's 42.3, a gap of "
+            "0.30 in log. The curves show the GRU ahead early at both scales; with the full budget the LSTM has not "
+            "caught up. Not tried: a longer full run, or the LSTM's forget-gate bias at 1."
+        ),
     ),
     Claim(
         name="gru_beats_unigram",
