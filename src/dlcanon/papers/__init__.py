@@ -41,5 +41,6 @@ IMPLEMENTED = [
     "vinyals2015",
     "mnih2015",
     "sohldickstein2015",
+    "radford2016",
     "ho2020",
 ]
