@@ -1,11 +1,12 @@
 # Two commands do everything on a fresh machine (Debian/Ubuntu, Python 3.11):
 #   make reproduce   set up (venv, package, data), then run every implemented paper and check its claims
-#   make test        set up, then lint and the whole test suite
+#   make test        set up, then lint and the whole test suite (JOBS worker processes, one torch thread each)
 # Both are idempotent: a second run reuses the venv and the installed data.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+# JOBS: papers run side by side in `reproduce`, pytest worker processes in `test`
 JOBS   ?= 2
 
 .PHONY: setup venv data reproduce test report clean
@@ -32,7 +33,7 @@ reproduce: setup
 test: setup
 	scripts/install-system-test.sh
 	$(BIN)/ruff check src tests benchmarks conftest.py
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(JOBS)
 
 report: venv
 	$(BIN)/dlcanon report
