@@ -29,6 +29,7 @@ IMPLEMENTED = [
     "mikolov2012b",
     "kingma2013",
     "mnih2013",
+    "szegedy2013",
     "yosinski2014",
     "zeiler2014",
     "girshick2014",
