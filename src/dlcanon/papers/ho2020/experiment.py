@@ -20,6 +20,7 @@ from torch import nn
 from dlcanon.core import plots
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import mnist
+from dlcanon.core.measures import frechet_distance
 from dlcanon.core.paper import Claim
 
 from .model import DDPM
@@ -143,17 +144,6 @@ def train_classifier(x, y, steps: int, seed: int) -> Classifier:
         F.cross_entropy(clf(x[i]), y[i]).backward()
         opt.step()
     return clf.eval()
-
-
-def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
-    """||m1 - m2||^2 + Tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2) between Gaussians fitted to two feature sets."""
-    f1, f2 = f1.double(), f2.double()
-    m1, m2 = f1.mean(0), f2.mean(0)
-    c1, c2 = torch.atleast_2d(torch.cov(f1.T)), torch.atleast_2d(torch.cov(f2.T))  # (D, D)
-    w, v = torch.linalg.eigh(c1)
-    s1 = (v * w.clamp(min=0).sqrt()) @ v.T                                            # C1^1/2
-    cross = torch.linalg.eigvalsh(s1 @ c2 @ s1).clamp(min=0).sqrt().sum()
-    return float((m1 - m2).square().sum() + c1.trace() + c2.trace() - 2 * cross)
 
 
 def train_arms(cfg: Config, x: torch.Tensor, ctx) -> dict[str, DDPM]:

@@ -24,6 +24,7 @@ from torch import nn
 
 from dlcanon.core.config import SEED_MAX, Annotated, Range
 from dlcanon.core.data import digits
+from dlcanon.core.measures import energy_distance, frechet_distance
 from dlcanon.core.paper import Claim
 
 from . import figures
@@ -247,29 +248,9 @@ def log_null_bits(x: torch.Tensor) -> float:
 
 # ---- measurements ------------------------------------------------------------------------------------------------
 
-def energy_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Szekely's energy distance 2 E|A - B| - E|A - A'| - E|B - B'| (U-statistics: self-pairs excluded)."""
-    def mean_dist(u, v, same):
-        d = torch.cdist(u.double(), v.double())
-        n = len(u)
-        return float(d.sum() / (n * (n - 1))) if same else float(d.mean())
-    return 2 * mean_dist(a, b, False) - mean_dist(a, a, True) - mean_dist(b, b, True)
-
-
 def nearest_distance(x: torch.Tensor, ref: torch.Tensor) -> float:
     """Mean Euclidean distance from each row of x to its nearest row of ref."""
     return float(torch.cdist(x, ref).min(1).values.mean())
-
-
-def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
-    """||m1 - m2||^2 + Tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2) between Gaussians fitted to two feature sets."""
-    f1, f2 = f1.double(), f2.double()
-    m1, m2 = f1.mean(0), f2.mean(0)
-    c1, c2 = torch.atleast_2d(torch.cov(f1.T)), torch.atleast_2d(torch.cov(f2.T))  # (D, D)
-    w, v = torch.linalg.eigh(c1)
-    s1 = (v * w.clamp(min=0).sqrt()) @ v.T                      # C1^1/2
-    cross = torch.linalg.eigvalsh(s1 @ c2 @ s1).clamp(min=0).sqrt().sum()
-    return float((m1 - m2).square().sum() + c1.trace() + c2.trace() - 2 * cross)
 
 
 class DigitClassifier(nn.Module):
