@@ -35,6 +35,7 @@ IMPLEMENTED = [
     "girshick2014",
     "sutskever2014",
     "cho2014",
+    "goodfellow2014",
     "kingma2015",
     "ioffe2015",
     "he2015a",
